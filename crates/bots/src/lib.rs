@@ -1,0 +1,1 @@
+//! bots (being written).

@@ -1,0 +1,3 @@
+//! The `botflow` command-line tool (being written).
+
+fn main() {}
