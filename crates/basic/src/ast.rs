@@ -77,9 +77,17 @@ pub enum StmtKind {
 
     // ---- Variables ----------------------------------------------------------
     /// `x = expr`, `LET x = expr`, `obj.field = expr`, `list[0] = expr`.
-    Assign { target: Expr, value: Expr, has_let: bool },
+    Assign {
+        target: Expr,
+        value: Expr,
+        has_let: bool,
+    },
     /// `x = <keyword expression>`: `x = LLM "..."`, `x = BOT "b" "a"`, ...
-    AssignKeyword { target: Expr, value: KeywordExpr, has_let: bool },
+    AssignKeyword {
+        target: Expr,
+        value: KeywordExpr,
+        has_let: bool,
+    },
     /// `WITH obj` … `END WITH`: each `field = value` line sets a field of `obj`.
     With { object: Ident, body: Block },
 
@@ -89,11 +97,25 @@ pub enum StmtKind {
     /// `SELECT CASE x` / `SELECT x` / `SWITCH x` with `CASE` arms.
     Select(Select),
     /// `FOR EACH item IN list … NEXT [item]`.
-    ForEach { var: Ident, iterable: Expr, body: Block },
+    ForEach {
+        var: Ident,
+        iterable: Expr,
+        body: Block,
+    },
     /// `FOR i = a TO b [STEP s] … NEXT [i]`.
-    ForTo { var: Ident, from: Expr, to: Expr, step: Option<Expr>, body: Block },
+    ForTo {
+        var: Ident,
+        from: Expr,
+        to: Expr,
+        step: Option<Expr>,
+        body: Block,
+    },
     /// `WHILE c … WEND` / `END WHILE`, `DO WHILE c … LOOP`, `DO UNTIL c … LOOP`.
-    While { cond: Expr, until: bool, body: Block },
+    While {
+        cond: Expr,
+        until: bool,
+        body: Block,
+    },
     /// `DO … LOOP [UNTIL c | WHILE c]`: the body runs at least once.
     DoLoop { body: Block, cond: Option<LoopCond> },
     /// `EXIT FOR`, `EXIT DO`, `EXIT WHILE`.
@@ -127,7 +149,10 @@ pub enum StmtKind {
     /// `PRINT expr`
     Print(Expr),
     /// `HEAR x [AS TYPE | AS "a,b,c"]`.
-    Hear { var: Expr, as_type: Option<HearType> },
+    Hear {
+        var: Expr,
+        as_type: Option<HearType>,
+    },
     /// `WAIT seconds`
     Wait(Expr),
 
@@ -135,7 +160,11 @@ pub enum StmtKind {
     /// `SET BOT MEMORY k, v`
     SetBotMemory { key: Expr, value: Expr },
     /// `REMEMBER k, v [, "duration"]`
-    Remember { key: Expr, value: Expr, duration: Option<Expr> },
+    Remember {
+        key: Expr,
+        value: Expr,
+        duration: Option<Expr>,
+    },
     /// `BOT SHARE MEMORY "k" WITH "other-bot"`
     BotShareMemory { key: Expr, with_bot: Expr },
     /// `BOT SYNC MEMORY FROM "other-bot"`
@@ -143,7 +172,11 @@ pub enum StmtKind {
 
     // ---- HTTP, mail ---------------------------------------------------------
     /// `POST url, data`, `PUT url, data`, `PATCH url, data`, `DELETE HTTP url` as statements.
-    Http { method: HttpMethod, url: Expr, body: Option<Expr> },
+    Http {
+        method: HttpMethod,
+        url: Expr,
+        body: Option<Expr>,
+    },
     /// `SET HEADER k, v`
     SetHeader { name: Expr, value: Expr },
     /// `CLEAR HEADERS`
@@ -162,7 +195,10 @@ pub enum StmtKind {
     /// `TRIGGER ON EVENT "name"` (header).
     TriggerOnEvent(Expr),
     /// `ADD BOT "b" [WITH TRIGGER|TOOLS|SCHEDULE "..."]`
-    AddBot { bot: Expr, with: Option<(AddBotWith, Expr)> },
+    AddBot {
+        bot: Expr,
+        with: Option<(AddBotWith, Expr)>,
+    },
     /// `REMOVE BOT "b"`
     RemoveBot(Expr),
     /// `DELEGATE TO "b"`
@@ -477,14 +513,25 @@ pub struct Generic {
 }
 
 /// The right-hand side of `x = <keyword expression>`.
+// One per assignment statement, never in bulk: boxing the large variants would
+// only add indirection to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum KeywordExpr {
     /// `LLM expr [WITH OPTIMIZE FOR "speed"] [WITH MAX_COST n]`
-    Llm { prompt: Expr, optimize_for: Option<Expr>, max_cost: Option<Expr> },
+    Llm {
+        prompt: Expr,
+        optimize_for: Option<Expr>,
+        max_cost: Option<Expr>,
+    },
     /// `GET url` (or a package file)
     HttpGet { url: Expr },
     /// `POST url, data` and friends used for their answer.
-    Http { method: HttpMethod, url: Expr, body: Option<Expr> },
+    Http {
+        method: HttpMethod,
+        url: Expr,
+        body: Option<Expr>,
+    },
     /// `GET BOT MEMORY "k"` or `GET BOT MEMORY("k")`
     GetBotMemory { key: Expr },
     /// `RECALL k`
@@ -522,15 +569,35 @@ pub enum ExprKind {
     /// A variable (or a bare word the script uses as one).
     Var(Ident),
     /// `a.b`
-    Field { object: Box<Expr>, field: Ident },
+    Field {
+        object: Box<Expr>,
+        field: Ident,
+    },
     /// `a[i]`
-    Index { object: Box<Expr>, index: Box<Expr> },
+    Index {
+        object: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `NAME(args)`: a built-in, a `FUNCTION` of the script, or an unknown function.
-    Call { name: Ident, args: Vec<Expr> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     /// `x IN list`, `x NOT IN list`
-    In { value: Box<Expr>, list: Box<Expr>, negated: bool },
+    In {
+        value: Box<Expr>,
+        list: Box<Expr>,
+        negated: bool,
+    },
     /// `( expr )`, kept so the formatter writes the parentheses back.
     Paren(Box<Expr>),
     /// Stands where an expression was expected but none could be parsed.

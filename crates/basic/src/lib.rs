@@ -9,11 +9,13 @@
 //! values; the callers read files and print.
 
 pub mod ast;
+pub mod builtins;
 mod check;
 pub mod diagnostic;
 mod format;
 mod lexer;
 mod parser;
+pub mod schedule;
 pub mod span;
 
 pub use ast::Program;
@@ -48,7 +50,11 @@ pub fn parse(source: &str) -> Parsed {
 pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
     if bytes.len() > MAX_SOURCE_LEN {
         let end = MAX_SOURCE_LEN as u32;
-        return Err(Diagnostic::new(Code::InvalidUtf8, Span::new(end, end), "source is larger than 4 GiB"));
+        return Err(Diagnostic::new(
+            Code::InvalidUtf8,
+            Span::new(end, end),
+            "source is larger than 4 GiB",
+        ));
     }
     std::str::from_utf8(bytes).map_err(|error| {
         let at = error.valid_up_to() as u32;

@@ -19,7 +19,10 @@ impl Span {
 
     /// The smallest span covering both `self` and `other`.
     pub fn cover(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn len(self) -> u32 {
@@ -53,20 +56,33 @@ impl LineIndex {
     pub fn new(source: &str) -> LineIndex {
         let mut line_starts = vec![0];
         line_starts.extend(
-            source.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i as u32 + 1),
+            source
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i as u32 + 1),
         );
         LineIndex { line_starts }
     }
 
     /// The line and column of byte `offset` in `source` (the text this index was built from).
     pub fn line_col(&self, source: &str, offset: u32) -> LineCol {
-        let line = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line = self
+            .line_starts
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1);
         let start = self.line_starts[line] as usize;
         let end = (offset as usize).min(source.len());
         // Offsets produced by the parser are always on char boundaries; a foreign
         // offset inside a character counts the partial character as one column.
-        let column = source.get(start..end).map_or(end - start, |s| s.chars().count()) + 1;
-        LineCol { line: line as u32 + 1, column: column as u32 }
+        let column = source
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count())
+            + 1;
+        LineCol {
+            line: line as u32 + 1,
+            column: column as u32,
+        }
     }
 
     /// The 1-based line that contains `offset`.

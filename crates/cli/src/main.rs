@@ -1,3 +1,61 @@
-//! The `botflow` command-line tool (being written).
+//! The `botflow` command-line tool.
+//!
+//! Each command lives in its own module under `commands/` with an `Args`
+//! struct and a `run` function; this file only parses the command line and
+//! turns the outcome into an exit code: 0 success, 1 failure (errors in the
+//! scripts, or an operation that failed), 2 unusable arguments.
 
-fn main() {}
+mod commands;
+mod inputs;
+mod report;
+mod source;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Durable multi-bot workflows for General Bots `.gbai` packages.
+#[derive(Debug, Parser)]
+#[command(name = "botflow", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Check(commands::check::Args),
+    Fmt(commands::fmt::Args),
+}
+
+/// Arguments that cannot be used (a missing path, a file of the wrong kind):
+/// exit code 2, like clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Fmt(args) => commands::fmt::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("botflow: {error:#}");
+            if error.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

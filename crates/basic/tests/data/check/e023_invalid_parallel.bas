@@ -1,0 +1,18 @@
+ORCHESTRATE WORKFLOW "w"
+  STEP 1: PARALLEL
+    BRANCH A: BOT "refund-processor" "process refund"
+    BRANCH a: BOT "inventory-updater" "update stock"
+  END PARALLEL WAIT 3
+  STEP 2: PARALLEL
+    BRANCH A: TALK "one"
+    BRANCH B: TALK "two"
+  END PARALLEL WAIT 0
+  STEP 3: PARALLEL
+    BRANCH A: TALK "one"
+    BRANCH B: TALK "two"
+  END PARALLEL WAIT ANY
+  STEP 4: PARALLEL
+    BRANCH A: TALK "one"
+    BRANCH B: TALK "two"
+  END PARALLEL WAIT 2
+END WORKFLOW

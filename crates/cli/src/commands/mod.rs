@@ -1,0 +1,5 @@
+//! One module per `botflow` command. Each has an `Args` (clap derive) and a
+//! `run(args) -> anyhow::Result<ExitCode>`.
+
+pub mod check;
+pub mod fmt;
