@@ -1,0 +1,169 @@
+//! The state of a run: everything needed to continue it, and nothing else.
+//!
+//! It is plain data with serde derives; the runtime stores it as JSON and a
+//! deserialised copy continues exactly like the original (tested).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::builtins::UuidSource;
+use crate::ir::ErrorMode;
+use crate::protocol::{Effect, ErrorValue, Request};
+
+/// A run in progress (or finished).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Fiber 0 is the main program; others are `PARALLEL` branches and event handlers.
+    pub(crate) fibers: BTreeMap<u32, Fiber>,
+    pub(crate) next_fiber: u32,
+    pub(crate) next_request: u64,
+    /// How often each step path base was entered (`3` → `3`, `3#2` ...).
+    pub(crate) step_counts: BTreeMap<String, u32>,
+    /// How many requests each path base issued.
+    pub(crate) request_counts: BTreeMap<String, u32>,
+    /// How many events the run has published.
+    pub(crate) events_published: u64,
+    pub(crate) uuids: UuidSource,
+    /// The time of the latest `advance`, epoch milliseconds.
+    pub(crate) now_ms: i64,
+    pub(crate) headers: Map<String, Value>,
+    pub(crate) system_prompt: Option<String>,
+    /// `ON EVENT` handlers: (event name, entry pc).
+    pub(crate) handlers: Vec<(String, usize)>,
+    /// How many handler bodies have been started (their step-path prefix is `on#n`).
+    pub(crate) handlers_started: u64,
+    /// Effects produced by [`crate::resume`], handed out by the next advance.
+    pub(crate) outbox: Vec<Effect>,
+    pub(crate) finished: Option<Finished>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Finished {
+    Completed(Value),
+    Failed(ErrorValue),
+    Rejected,
+}
+
+/// One thread of execution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Fiber {
+    pub pc: usize,
+    /// The variables this fiber sees: the run's for fiber 0, a copy for a branch.
+    pub vars: Map<String, Value>,
+    /// Never empty: the bottom frame is the main program or the branch body.
+    pub frames: Vec<Frame>,
+    pub status: FiberStatus,
+    /// The step-path prefix of a branch (`4/A`); empty for the main fiber.
+    pub prefix: String,
+    /// The `STEP`s this fiber is inside, innermost last.
+    pub steps: Vec<ActiveStep>,
+    /// For a branch: its parent fiber and label.
+    pub parent: Option<u32>,
+    pub label: String,
+    /// For a branch: the number of the `STEP` of its `PARALLEL`, which its
+    /// requests belong to when they are in no step of their own.
+    pub step_number: Option<String>,
+    /// For an event handler: the run's variables when it started, to tell
+    /// which ones it changed.
+    #[serde(default)]
+    pub base_vars: Option<Map<String, Value>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum FiberStatus {
+    Ready,
+    Waiting(Request),
+    Joining(JoinState),
+    /// An event handler waiting for the handler before it to finish.
+    Queued,
+    Done,
+    Failed(ErrorValue),
+}
+
+/// A fiber waiting at a `PARALLEL` for its branches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct JoinState {
+    /// Branch fibers in branch-label order.
+    pub children: Vec<u32>,
+    /// How many must succeed.
+    pub need: usize,
+    /// Where the parent continues.
+    pub after: usize,
+    /// The step path of the `PARALLEL`.
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Frame {
+    /// A procedure's parameters and locals; `None` in the main program, where
+    /// every variable is a run variable.
+    pub locals: Option<Map<String, Value>>,
+    /// The procedure's case-folded name (for a FUNCTION's `name = value` result).
+    pub proc: Option<String>,
+    /// Where the caller continues, and the temporary that receives a function's value.
+    pub return_pc: usize,
+    pub result: Option<u32>,
+    pub temps: BTreeMap<u32, Value>,
+    /// Loop state by the pc of the loop's first op.
+    pub loops: BTreeMap<usize, LoopState>,
+    pub on_error: Option<ErrorMode>,
+}
+
+impl Frame {
+    pub fn main() -> Frame {
+        Frame {
+            locals: None,
+            proc: None,
+            return_pc: 0,
+            result: None,
+            temps: BTreeMap::new(),
+            loops: BTreeMap::new(),
+            on_error: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) enum LoopState {
+    Each { items: Vec<Value>, next: usize },
+    Count { to: Value, step: Value },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ActiveStep {
+    pub path: String,
+    pub number: String,
+    /// The pc of its `StepEnter`, and the frame depth it runs in.
+    pub enter: usize,
+    pub depth: usize,
+    pub error: Option<ErrorValue>,
+}
+
+impl RunState {
+    /// The run's variables (those of the main fiber).
+    pub fn variables(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        self.fibers
+            .get(&0)
+            .map_or_else(|| EMPTY.get_or_init(Map::new), |f| &f.vars)
+    }
+
+    /// The requests the run is waiting on, by fiber.
+    pub fn pending(&self) -> Vec<Request> {
+        self.fibers
+            .values()
+            .filter_map(|f| match &f.status {
+                FiberStatus::Waiting(request) => Some(request.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the run has completed, failed or been rejected.
+    pub fn is_finished(&self) -> bool {
+        self.finished.is_some()
+    }
+}
