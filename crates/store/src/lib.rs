@@ -1,1 +1,69 @@
-//! store (being written).
+//! Durable storage for botflow: runs, steps, journal, events and bot memory.
+//!
+//! The [`Store`] trait is what the runtime and the tools use; [`SqliteStore`]
+//! (embedded, one file in WAL mode) and [`PostgresStore`] (shared by several
+//! nodes) implement it, and [`AnyStore`] picks one from a URL at run time.
+//! One conformance suite (`tests/conformance.rs`) runs against both.
+//!
+//! The store knows nothing about BASIC: run state, answers, payloads and memory
+//! values are opaque JSON.
+//!
+//! # Storage decisions
+//!
+//! - Times are epoch milliseconds (`BIGINT`/`INTEGER`) in both databases.
+//! - JSON values (state, input, result, answers, payloads, memory) are stored as
+//!   `TEXT` holding the JSON exactly as serialised, in both databases, so they
+//!   round-trip byte for byte: PostgreSQL's `JSONB` would reorder object keys,
+//!   which the engine's variables and transcripts must not see.
+//! - No value above [`MAX_VALUE_BYTES`] of JSON text is stored: a durable point
+//!   holding one is rejected whole ([`PointOutcome::Rejected`]), and `create_run`
+//!   fails with [`Error::ValueTooLarge`].
+//! - Migrations are embedded (`migrations/sqlite`, `migrations/postgres`) and run
+//!   at open, after checking that the database's `meta.schema_version` is not
+//!   newer than [`SCHEMA_VERSION`] ([`Error::SchemaTooNew`], database untouched).
+//!
+//! # Invariants
+//!
+//! - **One transaction per commit.** [`Store::commit`] applies a whole batch of
+//!   durable points (run state, steps, memory, events, journal) in one
+//!   transaction, with a fixed number of statements per batch rather than per
+//!   point; nothing is acknowledged before it is on disk.
+//! - **Fencing.** A point is written only if its epoch equals the run's
+//!   `lease_epoch`; every claim increments the epoch.
+//! - **A step path is recorded once.** `(run_id, path)` is the key of `steps`,
+//!   and a `done` row is never overwritten.
+//! - **Publishing is idempotent.** An event id that exists is not inserted again.
+
+mod any;
+mod batch;
+mod error;
+mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+mod store;
+
+pub use any::{AnyStore, OpenOptions};
+pub use error::{Error, Result};
+pub use model::{
+    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
+    NewJournalEntry, NewRun, PointOutcome, RunFilter, RunRecord, RunStatus, RunSummary,
+    SharedEntry, StepRecord, StepStatus, StepWrite,
+};
+pub use postgres::{PostgresOptions, PostgresStore};
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+pub use store::Store;
+
+/// The largest JSON value (as text) the store accepts: 2 MiB.
+pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
+
+/// The schema version this code writes and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The current time in epoch milliseconds, for rows the caller gives no time for.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

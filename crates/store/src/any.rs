@@ -1,0 +1,183 @@
+//! [`AnyStore`]: one backend or the other, chosen at run time from a URL.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::model::{
+    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
+    RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+};
+use crate::postgres::{PostgresOptions, PostgresStore};
+use crate::sqlite::{SqliteOptions, SqliteStore};
+use crate::{Error, Result, Store};
+
+/// Settings for [`AnyStore::open_with`]; only the chosen backend's part is used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Used for SQLite URLs and paths.
+    pub sqlite: SqliteOptions,
+    /// Used for `postgres://` URLs.
+    pub postgres: PostgresOptions,
+}
+
+/// A store on either backend, so callers need neither generics nor `dyn`.
+/// Cloning is cheap: clones share the connection pools.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// The embedded SQLite backend.
+    Sqlite(SqliteStore),
+    /// The shared PostgreSQL backend.
+    Postgres(PostgresStore),
+}
+
+impl From<SqliteStore> for AnyStore {
+    fn from(store: SqliteStore) -> Self {
+        AnyStore::Sqlite(store)
+    }
+}
+
+impl From<PostgresStore> for AnyStore {
+    fn from(store: PostgresStore) -> Self {
+        AnyStore::Postgres(store)
+    }
+}
+
+impl AnyStore {
+    /// Opens `url` with default options: `postgres://…` or `postgresql://…` for
+    /// PostgreSQL, `sqlite://PATH`, `sqlite:PATH` or a plain file path for SQLite
+    /// (created if missing).
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, OpenOptions::default()).await
+    }
+
+    /// Opens `url` (see [`open`](Self::open)) with the given options.
+    pub async fn open_with(url: &str, options: OpenOptions) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(PostgresStore::open_with(url, options.postgres)
+                .await?
+                .into());
+        }
+        let path = if let Some(path) = url.strip_prefix("sqlite://") {
+            path
+        } else if let Some(path) = url.strip_prefix("sqlite:") {
+            path
+        } else if url.contains("://") || url.is_empty() {
+            return Err(Error::UnsupportedUrl(url.to_owned()));
+        } else {
+            url
+        };
+        if path.is_empty() {
+            return Err(Error::UnsupportedUrl(url.to_owned()));
+        }
+        Ok(SqliteStore::open_with(Path::new(path), options.sqlite)
+            .await?
+            .into())
+    }
+
+    /// Closes the store's connections.
+    pub async fn close(&self) {
+        match self {
+            AnyStore::Sqlite(store) => store.close().await,
+            AnyStore::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            AnyStore::Sqlite(store) => store.$method($($arg),*).await,
+            AnyStore::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn put_program(&self, hash: &str, source: &str) -> Result<()> {
+        delegate!(self.put_program(hash, source))
+    }
+
+    async fn program(&self, hash: &str) -> Result<Option<String>> {
+        delegate!(self.program(hash))
+    }
+
+    async fn create_run(&self, new: NewRun) -> Result<(RunRecord, bool)> {
+        delegate!(self.create_run(new))
+    }
+
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<(RunRecord, bool)>> {
+        delegate!(self.create_runs(runs))
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        delegate!(self.run(id))
+    }
+
+    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
+        delegate!(self.list_runs(filter))
+    }
+
+    async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
+        delegate!(self.steps(run))
+    }
+
+    async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
+        delegate!(self.journal(run))
+    }
+
+    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
+        delegate!(self.events(filter))
+    }
+
+    async fn memory(&self, bot: &str, key: &str) -> Result<Option<Value>> {
+        delegate!(self.memory(bot, key))
+    }
+
+    async fn memory_history(&self, bot: &str, key: &str) -> Result<Vec<MemoryVersion>> {
+        delegate!(self.memory_history(bot, key))
+    }
+
+    async fn shared_memory(&self, target: &str) -> Result<Vec<SharedEntry>> {
+        delegate!(self.shared_memory(target))
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        delegate!(self.claim(owner, now, ttl_ms, limit))
+    }
+
+    async fn claim_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<RunRecord>> {
+        delegate!(self.claim_run(id, owner, now, ttl_ms))
+    }
+
+    async fn renew(
+        &self,
+        id: &str,
+        owner: &str,
+        epoch: i64,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        delegate!(self.renew(id, owner, epoch, now, ttl_ms))
+    }
+
+    async fn release(&self, id: &str, owner: &str, epoch: i64) -> Result<bool> {
+        delegate!(self.release(id, owner, epoch))
+    }
+
+    async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
+        delegate!(self.commit(points))
+    }
+}

@@ -1,0 +1,483 @@
+//! The backend-neutral half of a group commit.
+//!
+//! A batch of [`DurablePoint`]s is validated and serialised once, then applied
+//! with a handful of set-based statements per *round* instead of several
+//! statements per point: every table write of a round is one statement that reads
+//! its rows from a single JSON document (`json_each` in SQLite,
+//! `json_to_recordset` in PostgreSQL). A round is a run of consecutive points with
+//! distinct run ids, so within a round no two points touch the same run, steps or
+//! journal; a point that repeats a run id starts the next round, which keeps the
+//! batch's order observable.
+//!
+//! Memory operations depend on each other across runs, so they are applied one by
+//! one, in point order, right after the round's fencing update.
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::{DurablePoint, MemoryOp, PointOutcome, StepStatus, StepWrite};
+use crate::{Error, MAX_VALUE_BYTES, Result};
+
+/// The statements a backend runs inside its commit transaction.
+pub(crate) trait CommitTx: Send {
+    /// Updates every run of `runs_doc` whose epoch matches; returns the ids updated.
+    fn fence(&mut self, runs_doc: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Whether a run with this id exists.
+    fn run_exists(&mut self, id: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Applies one memory operation.
+    fn memory(&mut self, op: &PreparedMemory, now: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Upserts the step rows of `steps_doc`, leaving `done` rows alone.
+    fn upsert_steps(&mut self, steps_doc: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Inserts the events of `events_doc`, skipping ids that exist.
+    fn insert_events(&mut self, events_doc: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Appends the journal entries of `journal_doc`.
+    fn append_journal(&mut self, journal_doc: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A batch ready to apply: outcomes of invalid points are already decided.
+pub(crate) struct PreparedBatch {
+    pub(crate) outcomes: Vec<PointOutcome>,
+    rounds: Vec<Vec<PreparedPoint>>,
+}
+
+impl PreparedBatch {
+    /// Whether any point is left to write.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rounds.is_empty()
+    }
+}
+
+struct PreparedPoint {
+    index: usize,
+    run_id: String,
+    epoch: i64,
+    status: &'static str,
+    state: String,
+    wake_at: Option<i64>,
+    result: Option<String>,
+    error: Option<String>,
+    steps: Vec<PreparedStep>,
+    memory: Vec<PreparedMemory>,
+    events: Vec<PreparedEvent>,
+    journal: Vec<(String, String)>,
+    now: i64,
+}
+
+struct PreparedStep {
+    write: StepWrite,
+    answer: Option<String>,
+    error: Option<String>,
+}
+
+struct PreparedEvent {
+    id: String,
+    name: String,
+    key: Option<String>,
+    target_bot: Option<String>,
+    payload: Option<String>,
+    from_bot: Option<String>,
+    from_run: Option<String>,
+}
+
+/// A memory operation with its value already serialised.
+pub(crate) enum PreparedMemory {
+    Set {
+        bot: String,
+        key: String,
+        value: String,
+    },
+    Share {
+        from_bot: String,
+        key: String,
+        to_bot: String,
+    },
+    Sync {
+        bot: String,
+        from_bot: String,
+    },
+}
+
+/// Serialises a value as JSON text and checks it against [`MAX_VALUE_BYTES`].
+pub(crate) fn to_json(value: &Value, what: impl FnOnce() -> String) -> Result<String> {
+    // Serialising a `Value` cannot fail: its keys are strings and it holds no
+    // non-finite floats, so the only error path is unreachable.
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(Error::ValueTooLarge {
+            what: what(),
+            bytes: text.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(text)
+}
+
+fn opt_json(value: Option<&Value>, what: impl FnOnce() -> String) -> Result<Option<String>> {
+    value.map(|value| to_json(value, what)).transpose()
+}
+
+/// Validates and serialises every point and splits them into rounds.
+pub(crate) fn prepare(points: Vec<DurablePoint>) -> PreparedBatch {
+    let mut outcomes = Vec::with_capacity(points.len());
+    let mut rounds: Vec<Vec<PreparedPoint>> = Vec::new();
+    let mut round_runs: HashSet<String> = HashSet::new();
+    for (index, point) in points.into_iter().enumerate() {
+        match prepare_point(index, point) {
+            Ok(prepared) => {
+                outcomes.push(PointOutcome::Ok);
+                let current = rounds
+                    .last_mut()
+                    .filter(|_| !round_runs.contains(&prepared.run_id));
+                match current {
+                    Some(round) => {
+                        round_runs.insert(prepared.run_id.clone());
+                        round.push(prepared);
+                    }
+                    None => {
+                        round_runs.clear();
+                        round_runs.insert(prepared.run_id.clone());
+                        rounds.push(vec![prepared]);
+                    }
+                }
+            }
+            Err(error) => outcomes.push(PointOutcome::Rejected(error.to_string())),
+        }
+    }
+    PreparedBatch { outcomes, rounds }
+}
+
+fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
+    let state = to_json(&point.state, || "state".to_owned())?;
+    let result = opt_json(point.result.as_ref(), || "result".to_owned())?;
+    let error = opt_json(point.error.as_ref(), || "error".to_owned())?;
+    let mut steps: Vec<PreparedStep> = Vec::with_capacity(point.steps.len());
+    for write in point.steps {
+        let answer = opt_json(write.answer.as_ref(), || {
+            format!("step {} answer", write.path)
+        })?;
+        let error = opt_json(write.error.as_ref(), || {
+            format!("step {} error", write.path)
+        })?;
+        let step = PreparedStep {
+            write,
+            answer,
+            error,
+        };
+        // Two writes of one path in one point fold into one row write, with the
+        // same effect as applying them in order (PostgreSQL cannot upsert one
+        // row twice in a statement).
+        match steps.iter_mut().find(|s| s.write.path == step.write.path) {
+            Some(earlier) => fold_step(earlier, step),
+            None => steps.push(step),
+        }
+    }
+    let mut memory = Vec::with_capacity(point.memory.len());
+    for op in point.memory {
+        memory.push(match op {
+            MemoryOp::Set { bot, key, value } => {
+                let value = to_json(&value, || format!("memory {bot}.{key}"))?;
+                PreparedMemory::Set { bot, key, value }
+            }
+            MemoryOp::Share {
+                from_bot,
+                key,
+                to_bot,
+            } => PreparedMemory::Share {
+                from_bot,
+                key,
+                to_bot,
+            },
+            MemoryOp::Sync { bot, from_bot } => PreparedMemory::Sync { bot, from_bot },
+        });
+    }
+    let mut events = Vec::with_capacity(point.events.len());
+    for event in point.events {
+        let payload = opt_json(event.payload.as_ref(), || {
+            format!("event {} payload", event.id)
+        })?;
+        events.push(PreparedEvent {
+            id: event.id,
+            name: event.name,
+            key: event.key,
+            target_bot: event.target_bot,
+            payload,
+            from_bot: event.from_bot,
+            from_run: event.from_run,
+        });
+    }
+    let mut journal = Vec::with_capacity(point.journal.len());
+    for entry in point.journal {
+        let data = to_json(&entry.data, || format!("journal {} data", entry.kind))?;
+        journal.push((entry.kind, data));
+    }
+    Ok(PreparedPoint {
+        index,
+        run_id: point.run_id,
+        epoch: point.epoch,
+        status: point.status.as_str(),
+        state,
+        wake_at: point.wake_at,
+        result,
+        error,
+        steps,
+        memory,
+        events,
+        journal,
+        now: point.now,
+    })
+}
+
+fn fold_step(earlier: &mut PreparedStep, later: PreparedStep) {
+    if earlier.write.status == StepStatus::Done {
+        return;
+    }
+    let attempts = earlier.write.attempts.max(later.write.attempts);
+    let started_at = earlier.write.started_at.or(later.write.started_at);
+    *earlier = later;
+    earlier.write.attempts = attempts;
+    earlier.write.started_at = started_at;
+}
+
+#[derive(Serialize)]
+struct RunRow<'a> {
+    id: &'a str,
+    epoch: i64,
+    status: &'a str,
+    state: &'a str,
+    wake_at: Option<i64>,
+    result: Option<&'a str>,
+    error: Option<&'a str>,
+    now: i64,
+}
+
+#[derive(Serialize)]
+struct StepRow<'a> {
+    run_id: &'a str,
+    path: &'a str,
+    number: &'a str,
+    kind: &'a str,
+    bot: Option<&'a str>,
+    attempts: i32,
+    status: &'a str,
+    answer: Option<&'a str>,
+    error: Option<&'a str>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct EventRow<'a> {
+    ord: usize,
+    id: &'a str,
+    name: &'a str,
+    key: Option<&'a str>,
+    target_bot: Option<&'a str>,
+    payload: Option<&'a str>,
+    from_bot: Option<&'a str>,
+    from_run: Option<&'a str>,
+    at: i64,
+}
+
+#[derive(Serialize)]
+struct JournalRow<'a> {
+    run_id: &'a str,
+    n: usize,
+    at: i64,
+    kind: &'a str,
+    data: &'a str,
+}
+
+fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
+    serde_json::to_string(rows).map_err(|source| Error::BadJson {
+        column: "commit document",
+        source,
+    })
+}
+
+/// Applies every round of the batch inside the backend's open transaction and
+/// fills in the outcomes of fenced points and unknown runs.
+pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) -> Result<()> {
+    for round in &batch.rounds {
+        let runs: Vec<RunRow<'_>> = round
+            .iter()
+            .map(|p| RunRow {
+                id: &p.run_id,
+                epoch: p.epoch,
+                status: p.status,
+                state: &p.state,
+                wake_at: p.wake_at,
+                result: p.result.as_deref(),
+                error: p.error.as_deref(),
+                now: p.now,
+            })
+            .collect();
+        let updated: HashSet<String> = tx.fence(&to_doc(&runs)?).await?.into_iter().collect();
+
+        let mut live = Vec::with_capacity(round.len());
+        for point in round {
+            if updated.contains(&point.run_id) {
+                live.push(point);
+            } else if tx.run_exists(&point.run_id).await? {
+                tracing::debug!(run = %point.run_id, epoch = point.epoch, "durable point fenced");
+                batch.outcomes[point.index] = PointOutcome::Fenced;
+            } else {
+                batch.outcomes[point.index] =
+                    PointOutcome::Rejected(format!("unknown run {}", point.run_id));
+            }
+        }
+
+        for point in &live {
+            for op in &point.memory {
+                tx.memory(op, point.now).await?;
+            }
+        }
+
+        let steps: Vec<StepRow<'_>> = live
+            .iter()
+            .flat_map(|p| {
+                p.steps.iter().map(|s| StepRow {
+                    run_id: &p.run_id,
+                    path: &s.write.path,
+                    number: &s.write.number,
+                    kind: &s.write.kind,
+                    bot: s.write.bot.as_deref(),
+                    attempts: s.write.attempts,
+                    status: s.write.status.as_str(),
+                    answer: s.answer.as_deref(),
+                    error: s.error.as_deref(),
+                    started_at: s.write.started_at,
+                    finished_at: s.write.finished_at,
+                })
+            })
+            .collect();
+        if !steps.is_empty() {
+            tx.upsert_steps(&to_doc(&steps)?).await?;
+        }
+
+        let events: Vec<EventRow<'_>> = live
+            .iter()
+            .flat_map(|p| {
+                p.events.iter().map(|e| EventRow {
+                    ord: 0,
+                    id: &e.id,
+                    name: &e.name,
+                    key: e.key.as_deref(),
+                    target_bot: e.target_bot.as_deref(),
+                    payload: e.payload.as_deref(),
+                    from_bot: e.from_bot.as_deref(),
+                    from_run: e.from_run.as_deref(),
+                    at: p.now,
+                })
+            })
+            .enumerate()
+            .map(|(ord, row)| EventRow { ord, ..row })
+            .collect();
+        if !events.is_empty() {
+            tx.insert_events(&to_doc(&events)?).await?;
+        }
+
+        let journal: Vec<JournalRow<'_>> = live
+            .iter()
+            .flat_map(|p| {
+                p.journal
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (kind, data))| JournalRow {
+                        run_id: &p.run_id,
+                        n: i + 1,
+                        at: p.now,
+                        kind,
+                        data,
+                    })
+            })
+            .collect();
+        if !journal.is_empty() {
+            tx.append_journal(&to_doc(&journal)?).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NewJournalEntry, RunStatus};
+    use serde_json::json;
+
+    fn point(run: &str) -> DurablePoint {
+        DurablePoint {
+            run_id: run.to_owned(),
+            epoch: 1,
+            status: RunStatus::Running,
+            state: json!({}),
+            wake_at: None,
+            result: None,
+            error: None,
+            steps: vec![],
+            memory: vec![],
+            events: vec![],
+            journal: vec![NewJournalEntry {
+                kind: "k".into(),
+                data: json!(null),
+            }],
+            now: 1,
+        }
+    }
+
+    #[test]
+    fn a_repeated_run_starts_a_new_round() {
+        let batch = prepare(vec![point("a"), point("b"), point("a"), point("c")]);
+        let rounds: Vec<Vec<&str>> = batch
+            .rounds
+            .iter()
+            .map(|r| r.iter().map(|p| p.run_id.as_str()).collect())
+            .collect();
+        assert_eq!(rounds, vec![vec!["a", "b"], vec!["a", "c"]]);
+    }
+
+    #[test]
+    fn an_oversized_value_rejects_only_its_point() {
+        let mut big = point("b");
+        big.state = json!("x".repeat(MAX_VALUE_BYTES));
+        let batch = prepare(vec![point("a"), big]);
+        assert_eq!(batch.outcomes[0], PointOutcome::Ok);
+        assert!(matches!(&batch.outcomes[1], PointOutcome::Rejected(r) if r.contains("state")));
+        assert_eq!(batch.rounds.len(), 1);
+        assert_eq!(batch.rounds[0].len(), 1);
+    }
+
+    fn step(status: StepStatus, attempts: i32, answer: i64) -> StepWrite {
+        StepWrite {
+            path: "1".into(),
+            number: "1".into(),
+            kind: "bot".into(),
+            bot: None,
+            attempts,
+            status,
+            answer: Some(json!(answer)),
+            error: None,
+            started_at: Some(answer),
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn repeated_step_paths_fold_like_sequential_writes() {
+        let mut p = point("a");
+        p.steps = vec![
+            step(StepStatus::Running, 2, 1),
+            step(StepStatus::Done, 1, 2),
+            step(StepStatus::Running, 5, 3),
+        ];
+        let batch = prepare(vec![p]);
+        let steps = &batch.rounds[0][0].steps;
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].write.status, StepStatus::Done);
+        assert_eq!(steps[0].answer.as_deref(), Some("2"));
+        assert_eq!(steps[0].write.attempts, 2);
+        assert_eq!(steps[0].write.started_at, Some(1));
+    }
+}

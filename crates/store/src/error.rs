@@ -1,0 +1,77 @@
+//! The store's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database refused or failed an operation.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Applying the embedded migrations failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was written by a newer botflow; it was left untouched.
+    #[error(
+        "the database schema is version {found}, newer than this botflow supports ({supported}); \
+         upgrade botflow to open it"
+    )]
+    SchemaTooNew {
+        /// The version recorded in the database.
+        found: i64,
+        /// The newest version this code knows.
+        supported: i64,
+    },
+    /// The `meta` table holds a schema version that is not a number.
+    #[error("the database records an invalid schema version {0:?}")]
+    InvalidSchemaVersion(String),
+    /// The file exists but is not a usable SQLite database.
+    #[error("{} is not a botflow SQLite database (or it is corrupt): {message}", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// A value is above [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
+    #[error("{what} is {bytes} bytes, above the limit of {limit} bytes")]
+    ValueTooLarge {
+        /// Which value (`state`, `step 3 answer`, ...).
+        what: String,
+        /// Its size as JSON text.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A run refers to a program that was never stored.
+    #[error("unknown program {0}: store it with put_program first")]
+    UnknownProgram(String),
+    /// A status column held a name this code does not know.
+    #[error("unknown status {0:?} in the database")]
+    UnknownStatus(String),
+    /// A JSON column held text that is not JSON.
+    #[error("column {column} holds invalid JSON: {source}")]
+    BadJson {
+        /// The column.
+        column: &'static str,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The URL names no backend this store knows.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH, a file path, or postgres://...")]
+    UnsupportedUrl(String),
+    /// A schema name for PostgreSQL that is not a plain identifier.
+    #[error("invalid schema name {0:?}: use letters, digits and _ only")]
+    InvalidSchema(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::Database(error)
+    }
+}
+
+/// The store's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,604 @@
+//! The shared backend: PostgreSQL, for several nodes on one database.
+//!
+//! Commits are one transaction each; concurrent commits from several nodes are
+//! kept apart by the lease epoch check in the fencing `UPDATE`, which PostgreSQL
+//! re-evaluates on the newest row version after waiting for a row lock.
+//! Claims use `FOR UPDATE SKIP LOCKED`, so nodes never wait on each other's claims.
+//! An optional schema (created if missing) holds all tables, via `search_path`.
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
+
+use crate::batch::{self, CommitTx, PreparedMemory};
+use crate::model::{
+    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
+    RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+};
+use crate::rows::{self, run_columns};
+use crate::{Error, Result, SCHEMA_VERSION, Store};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Settings for [`PostgresStore::open_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// Size of the connection pool.
+    pub max_connections: u32,
+    /// Schema holding botflow's tables (created if missing); `None` uses the
+    /// server's default `search_path`.
+    pub schema: Option<String>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            max_connections: 10,
+            schema: None,
+        }
+    }
+}
+
+/// The [`Store`] on a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+/// Checks that a schema name is a plain identifier, safe to splice into SQL.
+fn check_schema(name: &str) -> Result<()> {
+    let plain = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        Ok(())
+    } else {
+        Err(Error::InvalidSchema(name.to_owned()))
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` with default options.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, PostgresOptions::default()).await
+    }
+
+    /// Connects to `url`, refuses a schema newer than this code, and applies
+    /// pending migrations.
+    pub async fn open_with(url: &str, options: PostgresOptions) -> Result<Self> {
+        let connect: PgConnectOptions = url.parse()?;
+        Self::connect_with(connect, options).await
+    }
+
+    /// Like [`open_with`](Self::open_with), from parsed connection options.
+    pub async fn connect_with(connect: PgConnectOptions, options: PostgresOptions) -> Result<Self> {
+        let connect = match &options.schema {
+            Some(schema) => {
+                check_schema(schema)?;
+                let mut conn = PgConnection::connect_with(&connect).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await?;
+                connect.options([("search_path", schema.as_str())])
+            }
+            None => connect,
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect)
+            .await?;
+        if let Some(found) = schema_version(&pool).await?
+            && found > SCHEMA_VERSION
+        {
+            pool.close().await;
+            return Err(Error::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        MIGRATOR.run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Closes the pool, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The recorded schema version, or `None` for a database botflow never opened.
+async fn schema_version(pool: &PgPool) -> Result<Option<i64>> {
+    let has_meta: bool = sqlx::query_scalar("SELECT to_regclass('meta') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !has_meta {
+        return Ok(None);
+    }
+    let value: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            .fetch_optional(pool)
+            .await?;
+    value
+        .map(|v| v.parse().map_err(|_| Error::InvalidSchemaVersion(v)))
+        .transpose()
+}
+
+/// Map a foreign-key failure on `runs.program_hash` to a clear error.
+fn run_insert_error(hash: &str, error: sqlx::Error) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+            Error::UnknownProgram(hash.to_owned())
+        }
+        _ => Error::Database(error),
+    }
+}
+
+const FENCE: &str = "\
+UPDATE runs AS r SET
+    status = x.status,
+    state = x.state,
+    wake_at = x.wake_at,
+    result = x.result,
+    error = x.error,
+    version = r.version + 1,
+    updated_at = x.now
+FROM json_to_recordset($1::json) AS x (id text, epoch bigint, status text, state text,
+                                      wake_at bigint, result text, error text, now bigint)
+WHERE r.id = x.id AND r.lease_epoch = x.epoch
+RETURNING r.id";
+
+const UPSERT_STEPS: &str = "\
+INSERT INTO steps AS s (run_id, path, number, kind, bot, attempts, status, answer, error,
+                        started_at, finished_at)
+SELECT x.run_id, x.path, x.number, x.kind, x.bot, x.attempts, x.status, x.answer, x.error,
+       x.started_at, x.finished_at
+FROM json_to_recordset($1::json) AS x (run_id text, path text, number text, kind text,
+                                      bot text, attempts integer, status text, answer text,
+                                      error text, started_at bigint, finished_at bigint)
+ON CONFLICT (run_id, path) DO UPDATE SET
+    number = excluded.number,
+    kind = excluded.kind,
+    bot = excluded.bot,
+    attempts = greatest(s.attempts, excluded.attempts),
+    status = excluded.status,
+    answer = excluded.answer,
+    error = excluded.error,
+    started_at = coalesce(s.started_at, excluded.started_at),
+    finished_at = excluded.finished_at
+WHERE s.status <> 'done'";
+
+const INSERT_EVENTS: &str = "\
+INSERT INTO events (id, name, key, target_bot, payload, from_bot, from_run, at)
+SELECT x.id, x.name, x.key, x.target_bot, x.payload, x.from_bot, x.from_run, x.at
+FROM json_to_recordset($1::json) AS x (ord bigint, id text, name text, key text,
+                                      target_bot text, payload text, from_bot text,
+                                      from_run text, at bigint)
+ORDER BY x.ord
+ON CONFLICT (id) DO NOTHING";
+
+// Every statement reads the snapshot taken before it, so `max(seq)` sees the
+// journal as it was before this insert.
+const APPEND_JOURNAL: &str = "\
+INSERT INTO journal (run_id, seq, at, kind, data)
+SELECT x.run_id,
+       coalesce((SELECT max(o.seq) FROM journal AS o WHERE o.run_id = x.run_id), 0) + x.n,
+       x.at, x.kind, x.data
+FROM json_to_recordset($1::json) AS x (run_id text, n bigint, at bigint, kind text,
+                                      data text)";
+
+const MEMORY_SET_HISTORY: &str = "\
+INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
+SELECT bot, key, value, version, $3 FROM bot_memory WHERE bot = $1 AND key = $2";
+
+const MEMORY_SET: &str = "\
+INSERT INTO bot_memory AS m (bot, key, value, version, updated_at) VALUES ($1, $2, $3, 1, $4)
+ON CONFLICT (bot, key) DO UPDATE SET
+    value = excluded.value, version = m.version + 1, updated_at = excluded.updated_at";
+
+const MEMORY_SHARE: &str = "\
+INSERT INTO bot_shared_memory AS sm (target_bot, key, source_bot, value, version, shared_at)
+VALUES ($1, $2, $3,
+        coalesce((SELECT value FROM bot_memory WHERE bot = $3 AND key = $2), 'null'), 1, $4)
+ON CONFLICT (target_bot, key, source_bot) DO UPDATE SET
+    value = excluded.value,
+    version = sm.version + 1,
+    shared_at = excluded.shared_at";
+
+const MEMORY_SYNC_HISTORY: &str = "\
+INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
+SELECT m.bot, m.key, m.value, m.version, $3
+FROM bot_memory AS m
+JOIN bot_shared_memory AS s ON s.target_bot = m.bot AND s.key = m.key
+WHERE s.target_bot = $1 AND s.source_bot = $2 AND s.shared_at > m.updated_at";
+
+const MEMORY_SYNC: &str = "\
+INSERT INTO bot_memory AS m (bot, key, value, version, updated_at)
+SELECT s.target_bot, s.key, s.value, 1, s.shared_at
+FROM bot_shared_memory AS s WHERE s.target_bot = $1 AND s.source_bot = $2
+ON CONFLICT (bot, key) DO UPDATE SET
+    value = excluded.value, version = m.version + 1, updated_at = excluded.updated_at
+WHERE excluded.updated_at > m.updated_at";
+
+struct PgTx(Transaction<'static, Postgres>);
+
+impl CommitTx for PgTx {
+    async fn fence(&mut self, runs_doc: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(FENCE)
+            .bind(runs_doc)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn run_exists(&mut self, id: &str) -> Result<bool> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn memory(&mut self, op: &PreparedMemory, now: i64) -> Result<()> {
+        match op {
+            PreparedMemory::Set { bot, key, value } => {
+                sqlx::query(MEMORY_SET_HISTORY)
+                    .bind(bot)
+                    .bind(key)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+                sqlx::query(MEMORY_SET)
+                    .bind(bot)
+                    .bind(key)
+                    .bind(value)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+            }
+            PreparedMemory::Share {
+                from_bot,
+                key,
+                to_bot,
+            } => {
+                sqlx::query(MEMORY_SHARE)
+                    .bind(to_bot)
+                    .bind(key)
+                    .bind(from_bot)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+            }
+            PreparedMemory::Sync { bot, from_bot } => {
+                sqlx::query(MEMORY_SYNC_HISTORY)
+                    .bind(bot)
+                    .bind(from_bot)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+                sqlx::query(MEMORY_SYNC)
+                    .bind(bot)
+                    .bind(from_bot)
+                    .execute(&mut *self.0)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert_steps(&mut self, steps_doc: &str) -> Result<()> {
+        sqlx::query(UPSERT_STEPS)
+            .bind(steps_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_events(&mut self, events_doc: &str) -> Result<()> {
+        sqlx::query(INSERT_EVENTS)
+            .bind(events_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_journal(&mut self, journal_doc: &str) -> Result<()> {
+        sqlx::query(APPEND_JOURNAL)
+            .bind(journal_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
+fn limit(value: u32) -> i64 {
+    i64::from(value)
+}
+
+/// Inserts one run unless its id exists; returns the stored run and whether it
+/// was created now.
+async fn insert_run(
+    conn: &mut PgConnection,
+    new: &NewRun,
+    state: &str,
+    input: &str,
+) -> Result<(RunRecord, bool)> {
+    let inserted: Option<rows::RunRow> = sqlx::query_as(concat!(
+        "INSERT INTO runs (id, workflow, bot, program_hash, status, state, input, wake_at, \
+         parent_run, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         ON CONFLICT (id) DO NOTHING RETURNING ",
+        run_columns!()
+    ))
+    .bind(&new.id)
+    .bind(&new.workflow)
+    .bind(&new.bot)
+    .bind(&new.program_hash)
+    .bind(new.status.as_str())
+    .bind(state)
+    .bind(input)
+    .bind(new.wake_at)
+    .bind(&new.parent_run)
+    .bind(new.now)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| run_insert_error(&new.program_hash, e))?;
+    if let Some(row) = inserted {
+        return Ok((row.try_into()?, true));
+    }
+    let existing: rows::RunRow = sqlx::query_as(concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM runs WHERE id = $1"
+    ))
+    .bind(&new.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((existing.try_into()?, false))
+}
+
+impl Store for PostgresStore {
+    async fn put_program(&self, hash: &str, source: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO programs (hash, source, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(source)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn program(&self, hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT source FROM programs WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn create_run(&self, new: NewRun) -> Result<(RunRecord, bool)> {
+        let mut created = self.create_runs(vec![new]).await?;
+        // create_runs returns exactly one result per run given.
+        created
+            .pop()
+            .ok_or_else(|| Error::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<(RunRecord, bool)>> {
+        let mut values = Vec::with_capacity(runs.len());
+        for new in &runs {
+            let state = batch::to_json(&new.state, || format!("run {} state", new.id))?;
+            let input = batch::to_json(&new.input, || format!("run {} input", new.id))?;
+            values.push((state, input));
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(runs.len());
+        for (new, (state, input)) in runs.iter().zip(&values) {
+            out.push(insert_run(&mut tx, new, state, input).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let row: Option<rows::RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(RunRecord::try_from).transpose()
+    }
+
+    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
+        let rows: Vec<rows::SummaryRow> = sqlx::query_as(
+            "SELECT id, workflow, bot, program_hash, status, wake_at, version, parent_run, \
+             created_at, updated_at FROM runs \
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow = $2) \
+             AND ($3::text IS NULL OR bot = $3) \
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+        )
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(&filter.workflow)
+        .bind(&filter.bot)
+        .bind(limit(filter.limit))
+        .bind(limit(filter.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
+        let rows: Vec<rows::StepRow> = sqlx::query_as(
+            "SELECT run_id, path, number, kind, bot, attempts, status, answer, error, \
+             started_at, finished_at FROM steps WHERE run_id = $1 \
+             ORDER BY started_at ASC NULLS LAST, path",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
+        let rows: Vec<rows::JournalRow> = sqlx::query_as(
+            "SELECT run_id, seq, at, kind, data FROM journal WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
+        let rows: Vec<rows::EventRow> = sqlx::query_as(
+            "SELECT seq, id, name, key, target_bot, payload, from_bot, from_run, at FROM events \
+             WHERE seq > $1 AND ($2::text IS NULL OR name = $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(filter.after_seq)
+        .bind(&filter.name)
+        .bind(limit(filter.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn memory(&self, bot: &str, key: &str) -> Result<Option<Value>> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT value FROM bot_memory WHERE bot = $1 AND key = $2")
+                .bind(bot)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        text.map(|t| rows::parse_value("bot_memory.value", &t))
+            .transpose()
+    }
+
+    async fn memory_history(&self, bot: &str, key: &str) -> Result<Vec<MemoryVersion>> {
+        let rows: Vec<rows::VersionRow> = sqlx::query_as(
+            "SELECT value, version, replaced_at AS at FROM bot_memory_history \
+             WHERE bot = $1 AND key = $2 ORDER BY version, replaced_at",
+        )
+        .bind(bot)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn shared_memory(&self, target: &str) -> Result<Vec<SharedEntry>> {
+        let rows: Vec<rows::SharedRow> = sqlx::query_as(
+            "SELECT target_bot, key, source_bot, value, version, shared_at \
+             FROM bot_shared_memory WHERE target_bot = $1 ORDER BY key, source_bot",
+        )
+        .bind(target)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
+            "UPDATE runs SET lease_owner = $1, lease_until = $2 + $3, \
+             lease_epoch = lease_epoch + 1 \
+             WHERE id IN ( \
+                 SELECT id FROM runs \
+                 WHERE (status = 'running' OR (status = 'waiting' AND wake_at <= $2)) \
+                 AND (lease_until IS NULL OR lease_until < $2) \
+                 LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING ",
+            run_columns!()
+        ))
+        .bind(owner)
+        .bind(now)
+        .bind(ttl_ms)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn claim_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<RunRecord>> {
+        let row: Option<rows::RunRow> = sqlx::query_as(concat!(
+            "UPDATE runs SET lease_owner = $2, lease_until = $3 + $4, \
+             lease_epoch = lease_epoch + 1 \
+             WHERE id = $1 AND status IN ('running', 'waiting') \
+             AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING ",
+            run_columns!()
+        ))
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .bind(ttl_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(RunRecord::try_from).transpose()
+    }
+
+    async fn renew(
+        &self,
+        id: &str,
+        owner: &str,
+        epoch: i64,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET lease_until = $4 + $5 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(epoch)
+        .bind(now)
+        .bind(ttl_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release(&self, id: &str, owner: &str, epoch: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(epoch)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
+        let mut batch = batch::prepare(points);
+        if batch.is_empty() {
+            return Ok(batch.outcomes);
+        }
+        let mut tx = PgTx(self.pool.begin().await?);
+        batch::apply(&mut tx, &mut batch).await?;
+        tx.0.commit().await?;
+        Ok(batch.outcomes)
+    }
+}

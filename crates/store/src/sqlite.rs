@@ -1,0 +1,655 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! All writes go through a pool of exactly one connection, so writers queue in
+//! the process instead of failing with `SQLITE_BUSY`, and every commit is one
+//! `BEGIN IMMEDIATE` transaction (one WAL fsync with `synchronous = FULL`).
+//! Reads use a separate pool of reader connections, which WAL lets run beside
+//! the writer and which see every committed transaction.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+
+use crate::batch::{self, CommitTx, PreparedMemory};
+use crate::model::{
+    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
+    RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+};
+use crate::rows::{self, run_columns};
+use crate::{Error, Result, SCHEMA_VERSION, Store};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: a commit is on disk when it returns (the default).
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: faster; a power loss (not a process crash) may
+    /// lose the last commits.
+    Normal,
+}
+
+/// Settings for [`SqliteStore::open_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// `synchronous` setting of every connection.
+    pub durability: Durability,
+    /// Size of the reader pool.
+    pub readers: u32,
+    /// How long a connection waits for a lock held by another process.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            durability: Durability::Full,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The [`Store`] on one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+/// Turns "file is not a database" and "database disk image is malformed" into
+/// [`Error::NotADatabase`]; other errors pass through.
+fn classify(path: &Path, error: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &error {
+        let primary = db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .map(|code| code & 0xff);
+        // SQLITE_CORRUPT = 11, SQLITE_NOTADB = 26.
+        if matches!(primary, Some(11 | 26)) {
+            return Error::NotADatabase {
+                path: path.to_owned(),
+                message: db.message().to_owned(),
+            };
+        }
+    }
+    Error::Database(error)
+}
+
+fn classify_migration(path: &Path, error: sqlx::migrate::MigrateError) -> Error {
+    match error {
+        sqlx::migrate::MigrateError::Execute(inner) => classify(path, inner),
+        other => Error::Migrate(other),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path` with default options.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens (creating if missing) the database file at `path`, refuses a schema
+    /// newer than this code, and applies pending migrations.
+    pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path: PathBuf = path.as_ref().to_owned();
+        let synchronous = match options.durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        };
+        let base = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(synchronous);
+
+        // Multi-row statements inside a transaction keep a statement journal;
+        // in memory it costs no temporary file. A larger page cache keeps the
+        // pages of hot runs between group commits.
+        let writer_options = base
+            .clone()
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("temp_store", "MEMORY")
+            .pragma("cache_size", "-32768");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(writer_options)
+            .await
+            .map_err(|e| classify(&path, e))?;
+
+        if let Some(found) = schema_version(&writer).await.map_err(|e| match e {
+            Error::Database(inner) => classify(&path, inner),
+            other => other,
+        })? && found > SCHEMA_VERSION
+        {
+            writer.close().await;
+            return Err(Error::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| classify_migration(&path, e))?;
+
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(base)
+            .await
+            .map_err(|e| classify(&path, e))?;
+        Ok(SqliteStore { writer, readers })
+    }
+
+    /// Closes both pools, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// The recorded schema version, or `None` for a database botflow never opened.
+async fn schema_version(pool: &SqlitePool) -> Result<Option<i64>> {
+    let has_meta: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+    )
+    .fetch_one(pool)
+    .await?;
+    if has_meta == 0 {
+        return Ok(None);
+    }
+    let value: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            .fetch_optional(pool)
+            .await?;
+    value
+        .map(|v| v.parse().map_err(|_| Error::InvalidSchemaVersion(v)))
+        .transpose()
+}
+
+/// Map a foreign-key failure on `runs.program_hash` to a clear error.
+fn run_insert_error(hash: &str, error: sqlx::Error) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+            Error::UnknownProgram(hash.to_owned())
+        }
+        _ => Error::Database(error),
+    }
+}
+
+const FENCE: &str = "\
+UPDATE runs SET
+    status = j.value ->> 'status',
+    state = j.value ->> 'state',
+    wake_at = j.value ->> 'wake_at',
+    result = j.value ->> 'result',
+    error = j.value ->> 'error',
+    version = runs.version + 1,
+    updated_at = j.value ->> 'now'
+FROM json_each(?1) AS j
+WHERE runs.id = j.value ->> 'id' AND runs.lease_epoch = j.value ->> 'epoch'
+RETURNING id";
+
+const UPSERT_STEPS: &str = "\
+INSERT INTO steps (run_id, path, number, kind, bot, attempts, status, answer, error,
+                   started_at, finished_at)
+SELECT j.value ->> 'run_id', j.value ->> 'path', j.value ->> 'number', j.value ->> 'kind',
+       j.value ->> 'bot', j.value ->> 'attempts', j.value ->> 'status', j.value ->> 'answer',
+       j.value ->> 'error', j.value ->> 'started_at', j.value ->> 'finished_at'
+FROM json_each(?1) AS j WHERE true
+ON CONFLICT (run_id, path) DO UPDATE SET
+    number = excluded.number,
+    kind = excluded.kind,
+    bot = excluded.bot,
+    attempts = max(steps.attempts, excluded.attempts),
+    status = excluded.status,
+    answer = excluded.answer,
+    error = excluded.error,
+    started_at = coalesce(steps.started_at, excluded.started_at),
+    finished_at = excluded.finished_at
+WHERE steps.status <> 'done'";
+
+const INSERT_EVENTS: &str = "\
+INSERT INTO events (id, name, key, target_bot, payload, from_bot, from_run, at)
+SELECT j.value ->> 'id', j.value ->> 'name', j.value ->> 'key', j.value ->> 'target_bot',
+       j.value ->> 'payload', j.value ->> 'from_bot', j.value ->> 'from_run', j.value ->> 'at'
+FROM json_each(?1) AS j WHERE true ORDER BY j.value ->> 'ord'
+ON CONFLICT (id) DO NOTHING";
+
+// SQLite evaluates the whole SELECT before inserting when it reads the target
+// table, so `max(seq)` sees the journal as it was before this statement.
+const APPEND_JOURNAL: &str = "\
+INSERT INTO journal (run_id, seq, at, kind, data)
+SELECT j.value ->> 'run_id',
+       coalesce((SELECT max(o.seq) FROM journal AS o WHERE o.run_id = j.value ->> 'run_id'), 0)
+           + (j.value ->> 'n'),
+       j.value ->> 'at', j.value ->> 'kind', j.value ->> 'data'
+FROM json_each(?1) AS j";
+
+const MEMORY_SET_HISTORY: &str = "\
+INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
+SELECT bot, key, value, version, ?3 FROM bot_memory WHERE bot = ?1 AND key = ?2";
+
+const MEMORY_SET: &str = "\
+INSERT INTO bot_memory (bot, key, value, version, updated_at) VALUES (?1, ?2, ?3, 1, ?4)
+ON CONFLICT (bot, key) DO UPDATE SET
+    value = excluded.value, version = bot_memory.version + 1, updated_at = excluded.updated_at";
+
+const MEMORY_SHARE: &str = "\
+INSERT INTO bot_shared_memory (target_bot, key, source_bot, value, version, shared_at)
+VALUES (?1, ?2, ?3,
+        coalesce((SELECT value FROM bot_memory WHERE bot = ?3 AND key = ?2), 'null'), 1, ?4)
+ON CONFLICT (target_bot, key, source_bot) DO UPDATE SET
+    value = excluded.value,
+    version = bot_shared_memory.version + 1,
+    shared_at = excluded.shared_at";
+
+const MEMORY_SYNC_HISTORY: &str = "\
+INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
+SELECT m.bot, m.key, m.value, m.version, ?3
+FROM bot_memory AS m
+JOIN bot_shared_memory AS s ON s.target_bot = m.bot AND s.key = m.key
+WHERE s.target_bot = ?1 AND s.source_bot = ?2 AND s.shared_at > m.updated_at";
+
+const MEMORY_SYNC: &str = "\
+INSERT INTO bot_memory (bot, key, value, version, updated_at)
+SELECT s.target_bot, s.key, s.value, 1, s.shared_at
+FROM bot_shared_memory AS s WHERE s.target_bot = ?1 AND s.source_bot = ?2
+ON CONFLICT (bot, key) DO UPDATE SET
+    value = excluded.value, version = bot_memory.version + 1, updated_at = excluded.updated_at
+WHERE excluded.updated_at > bot_memory.updated_at";
+
+struct SqliteTx(Transaction<'static, Sqlite>);
+
+impl CommitTx for SqliteTx {
+    async fn fence(&mut self, runs_doc: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(FENCE)
+            .bind(runs_doc)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn run_exists(&mut self, id: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM runs WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn memory(&mut self, op: &PreparedMemory, now: i64) -> Result<()> {
+        match op {
+            PreparedMemory::Set { bot, key, value } => {
+                sqlx::query(MEMORY_SET_HISTORY)
+                    .bind(bot)
+                    .bind(key)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+                sqlx::query(MEMORY_SET)
+                    .bind(bot)
+                    .bind(key)
+                    .bind(value)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+            }
+            PreparedMemory::Share {
+                from_bot,
+                key,
+                to_bot,
+            } => {
+                sqlx::query(MEMORY_SHARE)
+                    .bind(to_bot)
+                    .bind(key)
+                    .bind(from_bot)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+            }
+            PreparedMemory::Sync { bot, from_bot } => {
+                sqlx::query(MEMORY_SYNC_HISTORY)
+                    .bind(bot)
+                    .bind(from_bot)
+                    .bind(now)
+                    .execute(&mut *self.0)
+                    .await?;
+                sqlx::query(MEMORY_SYNC)
+                    .bind(bot)
+                    .bind(from_bot)
+                    .execute(&mut *self.0)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert_steps(&mut self, steps_doc: &str) -> Result<()> {
+        sqlx::query(UPSERT_STEPS)
+            .bind(steps_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_events(&mut self, events_doc: &str) -> Result<()> {
+        sqlx::query(INSERT_EVENTS)
+            .bind(events_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_journal(&mut self, journal_doc: &str) -> Result<()> {
+        sqlx::query(APPEND_JOURNAL)
+            .bind(journal_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
+fn limit(value: u32) -> i64 {
+    i64::from(value)
+}
+
+/// Inserts one run unless its id exists; returns the stored run and whether it
+/// was created now.
+async fn insert_run(
+    conn: &mut SqliteConnection,
+    new: &NewRun,
+    state: &str,
+    input: &str,
+) -> Result<(RunRecord, bool)> {
+    let inserted: Option<rows::RunRow> = sqlx::query_as(concat!(
+        "INSERT INTO runs (id, workflow, bot, program_hash, status, state, input, wake_at, \
+         parent_run, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
+         ON CONFLICT (id) DO NOTHING RETURNING ",
+        run_columns!()
+    ))
+    .bind(&new.id)
+    .bind(&new.workflow)
+    .bind(&new.bot)
+    .bind(&new.program_hash)
+    .bind(new.status.as_str())
+    .bind(state)
+    .bind(input)
+    .bind(new.wake_at)
+    .bind(&new.parent_run)
+    .bind(new.now)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| run_insert_error(&new.program_hash, e))?;
+    if let Some(row) = inserted {
+        return Ok((row.try_into()?, true));
+    }
+    let existing: rows::RunRow = sqlx::query_as(concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM runs WHERE id = ?1"
+    ))
+    .bind(&new.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((existing.try_into()?, false))
+}
+
+impl Store for SqliteStore {
+    async fn put_program(&self, hash: &str, source: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO programs (hash, source, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(source)
+        .bind(crate::now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn program(&self, hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT source FROM programs WHERE hash = ?1")
+                .bind(hash)
+                .fetch_optional(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn create_run(&self, new: NewRun) -> Result<(RunRecord, bool)> {
+        let mut created = self.create_runs(vec![new]).await?;
+        // create_runs returns exactly one result per run given.
+        created
+            .pop()
+            .ok_or_else(|| Error::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn create_runs(&self, runs: Vec<NewRun>) -> Result<Vec<(RunRecord, bool)>> {
+        let mut values = Vec::with_capacity(runs.len());
+        for new in &runs {
+            let state = batch::to_json(&new.state, || format!("run {} state", new.id))?;
+            let input = batch::to_json(&new.input, || format!("run {} input", new.id))?;
+            values.push((state, input));
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut out = Vec::with_capacity(runs.len());
+        for (new, (state, input)) in runs.iter().zip(&values) {
+            out.push(insert_run(&mut tx, new, state, input).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let row: Option<rows::RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(RunRecord::try_from).transpose()
+    }
+
+    async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
+        let rows: Vec<rows::SummaryRow> = sqlx::query_as(
+            "SELECT id, workflow, bot, program_hash, status, wake_at, version, parent_run, \
+             created_at, updated_at FROM runs \
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2) \
+             AND (?3 IS NULL OR bot = ?3) \
+             ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5",
+        )
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(&filter.workflow)
+        .bind(&filter.bot)
+        .bind(limit(filter.limit))
+        .bind(limit(filter.offset))
+        .fetch_all(&self.readers)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
+        let rows: Vec<rows::StepRow> = sqlx::query_as(
+            "SELECT run_id, path, number, kind, bot, attempts, status, answer, error, \
+             started_at, finished_at FROM steps WHERE run_id = ?1 \
+             ORDER BY started_at ASC NULLS LAST, path",
+        )
+        .bind(run)
+        .fetch_all(&self.readers)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
+        let rows: Vec<rows::JournalRow> = sqlx::query_as(
+            "SELECT run_id, seq, at, kind, data FROM journal WHERE run_id = ?1 ORDER BY seq",
+        )
+        .bind(run)
+        .fetch_all(&self.readers)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
+        let rows: Vec<rows::EventRow> = sqlx::query_as(
+            "SELECT seq, id, name, key, target_bot, payload, from_bot, from_run, at FROM events \
+             WHERE seq > ?1 AND (?2 IS NULL OR name = ?2) ORDER BY seq LIMIT ?3",
+        )
+        .bind(filter.after_seq)
+        .bind(&filter.name)
+        .bind(limit(filter.limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn memory(&self, bot: &str, key: &str) -> Result<Option<Value>> {
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT value FROM bot_memory WHERE bot = ?1 AND key = ?2")
+                .bind(bot)
+                .bind(key)
+                .fetch_optional(&self.readers)
+                .await?;
+        text.map(|t| rows::parse_value("bot_memory.value", &t))
+            .transpose()
+    }
+
+    async fn memory_history(&self, bot: &str, key: &str) -> Result<Vec<MemoryVersion>> {
+        let rows: Vec<rows::VersionRow> = sqlx::query_as(
+            "SELECT value, version, replaced_at AS at FROM bot_memory_history \
+             WHERE bot = ?1 AND key = ?2 ORDER BY version, replaced_at",
+        )
+        .bind(bot)
+        .bind(key)
+        .fetch_all(&self.readers)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn shared_memory(&self, target: &str) -> Result<Vec<SharedEntry>> {
+        let rows: Vec<rows::SharedRow> = sqlx::query_as(
+            "SELECT target_bot, key, source_bot, value, version, shared_at \
+             FROM bot_shared_memory WHERE target_bot = ?1 ORDER BY key, source_bot",
+        )
+        .bind(target)
+        .fetch_all(&self.readers)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        // Two index range scans on (status, wake_at) instead of one OR, so a
+        // million waiting runs that are not due cost nothing here.
+        let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
+            "UPDATE runs SET lease_owner = ?1, lease_until = ?2 + ?3, \
+             lease_epoch = lease_epoch + 1 \
+             WHERE id IN ( \
+                 SELECT id FROM runs WHERE status = 'running' \
+                     AND (lease_until IS NULL OR lease_until < ?2) \
+                 UNION ALL \
+                 SELECT id FROM runs WHERE status = 'waiting' AND wake_at <= ?2 \
+                     AND (lease_until IS NULL OR lease_until < ?2) \
+                 LIMIT ?4) \
+             RETURNING ",
+            run_columns!()
+        ))
+        .bind(owner)
+        .bind(now)
+        .bind(ttl_ms)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.writer)
+        .await?;
+        rows::convert(rows)
+    }
+
+    async fn claim_run(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<RunRecord>> {
+        let row: Option<rows::RunRow> = sqlx::query_as(concat!(
+            "UPDATE runs SET lease_owner = ?2, lease_until = ?3 + ?4, \
+             lease_epoch = lease_epoch + 1 \
+             WHERE id = ?1 AND status IN ('running', 'waiting') \
+             AND (lease_until IS NULL OR lease_until < ?3) \
+             RETURNING ",
+            run_columns!()
+        ))
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .bind(ttl_ms)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(RunRecord::try_from).transpose()
+    }
+
+    async fn renew(
+        &self,
+        id: &str,
+        owner: &str,
+        epoch: i64,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET lease_until = ?4 + ?5 \
+             WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(epoch)
+        .bind(now)
+        .bind(ttl_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release(&self, id: &str, owner: &str, epoch: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE runs SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(epoch)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
+        let mut batch = batch::prepare(points);
+        if batch.is_empty() {
+            return Ok(batch.outcomes);
+        }
+        // IMMEDIATE takes the write lock up front: a deferred transaction that
+        // reads first could fail to upgrade if another process wrote meanwhile.
+        let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
+        batch::apply(&mut tx, &mut batch).await?;
+        tx.0.commit().await?;
+        Ok(batch.outcomes)
+    }
+}
