@@ -163,7 +163,7 @@ impl Lexer<'_> {
                     self.skip_to_line_end();
                     self.skip_line_break();
                 }
-                _ if is_word_start(byte) => {
+                _ if self.word_starts_here() => {
                     self.word();
                     if self.text[start..self.pos].eq_ignore_ascii_case("REM") {
                         self.pos = start;
@@ -207,6 +207,10 @@ impl Lexer<'_> {
 
     /// Whether the `_` at `pos` stands alone and ends its line (a comment may follow).
     fn is_line_joiner(&self) -> bool {
+        // A `_` alone on its line joins nothing: it is a name.
+        if self.line_start {
+            return false;
+        }
         let before_ok = self.pos == 0
             || matches!(
                 self.src[self.pos - 1],
@@ -222,9 +226,38 @@ impl Lexer<'_> {
         at >= self.end || matches!(self.src[at], b'\n' | b'\r' | b'\'')
     }
 
+    /// The character at `pos`, if it lies before `end`.
+    fn char_here(&self) -> Option<char> {
+        self.text
+            .get(self.pos..self.end)
+            .and_then(|rest| rest.chars().next())
+    }
+
+    /// Whether a name starts at `pos`: an ASCII letter or `_`, or a non-ASCII
+    /// letter (`preço`, `名前`). Other non-ASCII characters (`×`, `→`, emoji) are
+    /// no part of a name: they become [`TokenKind::Unknown`] and get `E001`.
+    fn word_starts_here(&self) -> bool {
+        let byte = self.src[self.pos];
+        if byte.is_ascii() {
+            return byte.is_ascii_alphabetic() || byte == b'_';
+        }
+        self.char_here().is_some_and(char::is_alphabetic)
+    }
+
     fn word(&mut self) {
-        while self.pos < self.end && is_word_continue(self.src[self.pos]) {
-            self.pos += 1;
+        while self.pos < self.end {
+            let byte = self.src[self.pos];
+            if byte.is_ascii() {
+                if !(byte.is_ascii_alphanumeric() || byte == b'_') {
+                    return;
+                }
+                self.pos += 1;
+            } else {
+                match self.char_here() {
+                    Some(c) if c.is_alphanumeric() => self.pos += c.len_utf8(),
+                    _ => return,
+                }
+            }
         }
     }
 
@@ -251,55 +284,14 @@ impl Lexer<'_> {
     /// Scans a string from its opening quote. Returns false when the line (or
     /// the input) ends before the closing quote; `pos` then stops at the line end.
     fn string(&mut self) -> bool {
-        self.pos += 1;
-        loop {
-            match self.peek(0) {
-                0 if self.pos >= self.end => return false,
-                b'\n' | b'\r' => return false,
-                b'"' if self.peek(1) == b'"' => self.pos += 2,
-                b'"' => {
-                    self.pos += 1;
-                    return true;
-                }
-                b'\\' if self.peek(1) != 0 && !matches!(self.peek(1), b'\n' | b'\r') => {
-                    self.pos += 2
-                }
-                b'$' if self.peek(1) == b'{' => {
-                    self.pos += 2;
-                    if !self.interpolation() {
-                        return false;
-                    }
-                }
-                _ => self.pos += 1,
+        match scan_nested(self.src, self.pos + 1, self.end, Frame::Str) {
+            Ok(after) => {
+                self.pos = after;
+                true
             }
-        }
-    }
-
-    /// Skips the inside of `${ ... }` up to and including its `}`, honouring
-    /// nested braces and strings. False when the line ends first.
-    fn interpolation(&mut self) -> bool {
-        let mut depth = 1usize;
-        loop {
-            match self.peek(0) {
-                0 if self.pos >= self.end => return false,
-                b'\n' | b'\r' => return false,
-                b'{' => {
-                    depth += 1;
-                    self.pos += 1;
-                }
-                b'}' => {
-                    self.pos += 1;
-                    depth -= 1;
-                    if depth == 0 {
-                        return true;
-                    }
-                }
-                b'"' => {
-                    if !self.string() {
-                        return false;
-                    }
-                }
-                _ => self.pos += 1,
+            Err(stop) => {
+                self.pos = stop;
+                false
             }
         }
     }
@@ -402,6 +394,74 @@ impl Lexer<'_> {
     }
 }
 
+/// Where [`scan_nested`] is: inside a string, or inside an interpolation with
+/// this many `{` open.
+enum Frame {
+    Str,
+    Interp(usize),
+}
+
+/// Scans from `pos` (inside a string or just after a `${`) to just after the
+/// `"` or `}` that closes it, skipping escapes, `""`, and the interpolations
+/// and strings nested inside, to any depth. `Err` holds where it stopped when
+/// the line or `end` came first.
+///
+/// The nesting lives on an explicit stack rather than in recursion, so no
+/// input can exhaust the thread's stack here; the parser limits how deep it
+/// reads the interpolations. The lexer and the parser's string decoding both
+/// use it, so they always agree on where an interpolation ends.
+fn scan_nested(bytes: &[u8], mut pos: usize, end: usize, first: Frame) -> Result<usize, usize> {
+    let peek = |at: usize| if at < end { bytes[at] } else { 0 };
+    let mut stack = vec![first];
+    loop {
+        if pos >= end || matches!(bytes[pos], b'\n' | b'\r') {
+            return Err(pos);
+        }
+        let byte = bytes[pos];
+        match stack.last_mut() {
+            Some(Frame::Str) => match byte {
+                b'"' if peek(pos + 1) == b'"' => pos += 2,
+                b'"' => {
+                    pos += 1;
+                    stack.pop();
+                }
+                b'\\' if peek(pos + 1) != 0 && !matches!(peek(pos + 1), b'\n' | b'\r') => pos += 2,
+                b'$' if peek(pos + 1) == b'{' => {
+                    pos += 2;
+                    stack.push(Frame::Interp(1));
+                }
+                _ => pos += 1,
+            },
+            Some(Frame::Interp(depth)) => {
+                pos += 1;
+                match byte {
+                    b'{' => *depth += 1,
+                    b'}' => {
+                        *depth -= 1;
+                        if *depth == 0 {
+                            stack.pop();
+                        }
+                    }
+                    b'"' => stack.push(Frame::Str),
+                    _ => {}
+                }
+            }
+            None => return Ok(pos),
+        }
+        if stack.is_empty() {
+            return Ok(pos);
+        }
+    }
+}
+
+/// The offset of the `}` that closes the interpolation whose inside starts
+/// at `from` (just after its `${`); `None` if the line or `end` comes first.
+pub(crate) fn interpolation_end(bytes: &[u8], from: usize, end: usize) -> Option<usize> {
+    scan_nested(bytes, from, end, Frame::Interp(1))
+        .ok()
+        .map(|after| after - 1)
+}
+
 fn closes_raw_block(line: &str, block: RawBlock) -> bool {
     let mut words = line.split_whitespace();
     let first = words.next();
@@ -420,16 +480,6 @@ fn closes_raw_block(line: &str, block: RawBlock) -> bool {
                 && ends_line(words.next())
         }
     }
-}
-
-fn is_word_start(byte: u8) -> bool {
-    byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
-}
-
-/// Non-ASCII bytes count as letters so identifiers like `preço` work; the
-/// lexer only ever splits at ASCII bytes, so spans stay on UTF-8 boundaries.
-fn is_word_continue(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
 }
 
 #[cfg(test)]

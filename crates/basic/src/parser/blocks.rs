@@ -53,8 +53,12 @@ impl Parser<'_> {
                         if self.open.iter().any(|open| open.closers.contains(&closer)) {
                             return (body, BlockEnd::Interrupted(closer));
                         }
-                        self.stray_closer(closer);
-                        continue;
+                        if closer != Closer::Branch {
+                            self.stray_closer(closer);
+                            continue;
+                        }
+                        // A `BRANCH` with no `PARALLEL` open is a statement in the
+                        // wrong place (`E008`), not a stray end: its body still parses.
                     }
                     let stmt = self.full_stmt();
                     body.push(stmt);

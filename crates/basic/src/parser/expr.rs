@@ -91,6 +91,22 @@ impl Parser<'_> {
         }
     }
 
+    /// Skips line breaks (and comment lines) inside brackets, but only when
+    /// the token after them is one of `kinds` (the closing bracket or a comma).
+    /// Otherwise the bracket was left open, and the next line is a statement of
+    /// its own: staying put reports the bracket at the line end and keeps it.
+    pub(crate) fn skip_continuation_before(&mut self, kinds: &[TokenKind]) {
+        let mut n = 0;
+        while matches!(self.nth(n).kind, TokenKind::Newline | TokenKind::Comment(_)) {
+            n += 1;
+        }
+        if n > 0 && kinds.contains(&self.nth(n).kind) {
+            for _ in 0..n {
+                self.bump();
+            }
+        }
+    }
+
     fn infix(&self) -> Option<Infix> {
         let token = self.tok();
         let op = match token.kind {
@@ -183,7 +199,7 @@ impl Parser<'_> {
                     }
                     self.skip_continuation();
                     let index = self.expr();
-                    self.skip_continuation();
+                    self.skip_continuation_before(&[TokenKind::RBracket]);
                     self.close(TokenKind::RBracket, "`]`", open);
                     self.leave();
                     let span = self.span_from(expr.span.start);
@@ -251,7 +267,7 @@ impl Parser<'_> {
                 self.bump();
                 self.skip_continuation();
                 let inner = self.expr();
-                self.skip_continuation();
+                self.skip_continuation_before(&[TokenKind::RParen]);
                 self.close(TokenKind::RParen, "`)`", token);
                 ExprKind::Paren(Box::new(inner))
             }
@@ -280,6 +296,15 @@ impl Parser<'_> {
                 self.close(TokenKind::RBrace, "`}`", token);
                 self.leave();
                 ExprKind::Object(entries)
+            }
+            TokenKind::Word if is_reserved_word(self.text(token)) => {
+                // `IF total > THEN`: the operand is missing; the word stays for
+                // the statement that expects it.
+                self.expected("an expression");
+                return Expr {
+                    kind: ExprKind::Error,
+                    span: token.span,
+                };
             }
             TokenKind::Word => {
                 let word = self.text(token);
@@ -312,7 +337,8 @@ impl Parser<'_> {
             _ => {
                 self.expected("an expression");
                 // Consume what cannot start anything, so callers always make progress;
-                // a line end stays for the statement's parser.
+                // a line end stays for the statement's parser, and a closing
+                // bracket or comma for the list or call it closes (`f(1, )`).
                 if !matches!(
                     token.kind,
                     TokenKind::Newline
@@ -320,6 +346,10 @@ impl Parser<'_> {
                         | TokenKind::Comment(_)
                         | TokenKind::Semicolon
                         | TokenKind::RawLine
+                        | TokenKind::RParen
+                        | TokenKind::RBracket
+                        | TokenKind::RBrace
+                        | TokenKind::Comma
                 ) {
                     self.bump();
                 }
@@ -345,7 +375,7 @@ impl Parser<'_> {
             }
             let before = self.pos;
             items.push(self.expr());
-            self.skip_continuation();
+            self.skip_continuation_before(&[close, TokenKind::Comma]);
             if !self.eat(TokenKind::Comma) {
                 return items;
             }
@@ -375,7 +405,7 @@ impl Parser<'_> {
                     return entries;
                 }
             };
-            self.skip_continuation();
+            self.skip_continuation_before(&[TokenKind::Colon]);
             if !self.eat(TokenKind::Colon) {
                 self.expected("`:` after the key");
                 return entries;
@@ -383,7 +413,7 @@ impl Parser<'_> {
             self.skip_continuation();
             let value = self.expr();
             entries.push(ObjectEntry { key, value });
-            self.skip_continuation();
+            self.skip_continuation_before(&[TokenKind::RBrace, TokenKind::Comma]);
             if !self.eat(TokenKind::Comma) {
                 return entries;
             }
@@ -448,6 +478,10 @@ impl Parser<'_> {
         let mut text = String::new();
         let mut i = start;
         let mut plain_from = start;
+        // Once one `${` finds no `}`, no later one is read as an interpolation
+        // either: the rest is text (the string is broken and reported), and
+        // each failed search would scan to the end again, quadratic in the line.
+        let mut interpolations = true;
         while i < end {
             let byte = bytes[i];
             let next = if i + 1 < end { bytes[i + 1] } else { 0 };
@@ -466,10 +500,12 @@ impl Parser<'_> {
                 plain_from = i;
                 continue;
             }
-            if byte == b'$'
-                && next == b'{'
-                && let Some(close) = interpolation_end(bytes, i + 2, end)
-            {
+            if interpolations && byte == b'$' && next == b'{' {
+                let Some(close) = crate::lexer::interpolation_end(bytes, i + 2, end) else {
+                    interpolations = false;
+                    i += 1;
+                    continue;
+                };
                 text.push_str(&self.src[plain_from..i]);
                 if !text.is_empty() {
                     parts.push(StrPart::Text(std::mem::take(&mut text)));
@@ -518,35 +554,12 @@ impl Parser<'_> {
     }
 }
 
-/// The offset of the `}` that closes an interpolation whose inside starts at
-/// `from`, skipping nested braces and strings; `None` if `end` comes first.
-fn interpolation_end(bytes: &[u8], from: usize, end: usize) -> Option<usize> {
-    let mut depth = 1usize;
-    let mut i = from;
-    while i < end {
-        match bytes[i] {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            b'"' => {
-                // A nested string: skip to its closing quote.
-                i += 1;
-                while i < end && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+/// Words that only ever join or end expressions, so they are never a
+/// variable's name. (`TO`, `STEP` and `IN` are, in real scripts.)
+fn is_reserved_word(word: &str) -> bool {
+    ["THEN", "ELSE", "AND", "OR", "MOD"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// The value of a number literal: an `i64` when it is an integer that fits.

@@ -289,10 +289,31 @@ impl<'s> Parser<'s> {
 
     // ---- Diagnostics ------------------------------------------------------------
 
+    /// Records a diagnostic. A second error at the very place of the last one
+    /// is dropped: it is the same mistake seen by another rule (a missing
+    /// operand is also a missing `,`), and one mistake gets one diagnostic.
     pub fn report(&mut self, diagnostic: Diagnostic) {
+        if let Some(last) = self.diagnostics.last()
+            && last.is_error()
+            && diagnostic.is_error()
+            && last.span.start == diagnostic.span.start
+        {
+            return;
+        }
         if self.diagnostics.len() < MAX_DIAGNOSTICS {
             self.diagnostics.push(diagnostic);
         }
+    }
+
+    /// Whether an error was already reported on the line of `offset`, at or
+    /// before it: what follows on that line is then a consequence, not news.
+    fn error_on_line_before(&self, offset: u32) -> bool {
+        let line_start = self.src[..offset as usize]
+            .rfind(['\n', '\r'])
+            .map_or(0, |i| i as u32 + 1);
+        self.diagnostics.last().is_some_and(|last| {
+            last.is_error() && last.span.start >= line_start && last.span.start <= offset
+        })
     }
 
     /// `E003` at the current token: `expected ..., found ...`.
@@ -365,11 +386,14 @@ impl<'s> Parser<'s> {
             _ if semicolon => None,
             _ => {
                 let token = self.bump();
+                if self.error_on_line_before(token.span.start) {
+                    // The statement was already reported broken; the rest of its line is noise.
+                    return self.skip_line();
+                }
                 if !self.lexical_error(token) {
-                    let message = format!(
-                        "unexpected {} after the end of the statement",
-                        self.describe(token)
-                    );
+                    let what = self.describe(token);
+                    let what = what.strip_prefix("a ").unwrap_or(&what);
+                    let message = format!("unexpected {what} after the end of the statement");
                     self.report(
                         Diagnostic::new(Code::UnexpectedToken, token.span, message)
                             .with_hint("each statement stands on its own line"),

@@ -157,16 +157,16 @@ impl Parser<'_> {
                 }
             } else if self.at_stmt_end() {
                 let word = self.text(clause).to_ascii_uppercase();
-                let code = if word == "TIMEOUT" {
-                    Code::MalformedTimeout
+                let diagnostic = if word == "TIMEOUT" {
+                    timeout_without_value(clause.span)
                 } else {
-                    Code::UnexpectedToken
+                    Diagnostic::new(
+                        Code::UnexpectedToken,
+                        clause.span,
+                        format!("{word} needs a value"),
+                    )
                 };
-                self.report(Diagnostic::new(
-                    code,
-                    clause.span,
-                    format!("{word} needs a value"),
-                ));
+                self.report(diagnostic);
                 return None;
             } else {
                 self.expr()
@@ -334,14 +334,7 @@ impl Parser<'_> {
         let kind = match word.as_str() {
             "TIMEOUT" => {
                 if self.at_stmt_end() {
-                    self.report(
-                        Diagnostic::new(
-                            Code::MalformedTimeout,
-                            token.span,
-                            "TIMEOUT needs a number of seconds",
-                        )
-                        .with_hint("write `TIMEOUT 1800` (seconds) or `TIMEOUT \"2h\"`"),
-                    );
+                    self.report(timeout_without_value(token.span));
                     return None;
                 }
                 ClauseKind::Timeout(self.expr())
@@ -647,4 +640,15 @@ impl Parser<'_> {
             line_done: true,
         }
     }
+}
+
+/// `E011` for a `TIMEOUT` with nothing after it.
+fn timeout_without_value(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        Code::MalformedTimeout,
+        span,
+        "TIMEOUT needs a number of seconds",
+    )
+    // The checker refuses duration strings after TIMEOUT, so the hint offers none.
+    .with_hint("write a number of seconds, as in `TIMEOUT 1800` for 30 minutes")
 }

@@ -27,6 +27,21 @@ const SUB_CLOSERS: &[Closer] = &[Closer::EndSub];
 const FUNCTION_CLOSERS: &[Closer] = &[Closer::EndFunction];
 const WITH_CLOSERS: &[Closer] = &[Closer::EndWith];
 
+/// The part of a `FOR` line after the loop variable.
+enum ForHead {
+    Each(Expr),
+    Count {
+        from: Expr,
+        to: Expr,
+        step: Option<Expr>,
+    },
+}
+
+/// Statement keywords followed by an expression.
+const EXPRESSION_KEYWORDS: &[&str] = &[
+    "IF", "WHILE", "TALK", "PRINT", "RETURN", "WAIT", "DELAY", "SELECT", "SWITCH",
+];
+
 /// Words that never start a generic keyword's argument list, so `x = a AND b` stays an expression.
 const OPERATOR_WORDS: &[&str] = &[
     "AND", "OR", "MOD", "IN", "NOT", "THEN", "ELSE", "TO", "STEP",
@@ -34,6 +49,13 @@ const OPERATOR_WORDS: &[&str] = &[
 
 impl Parser<'_> {
     /// Parses one statement, without the end of its (last) line unless it is a block.
+    ///
+    /// This function is on the recursion path of every nested block (`block` →
+    /// `stmt_partial` → `if_stmt` → `block` ...), so it only dispatches: the
+    /// statements that open blocks are parsed by their own functions and all
+    /// one-line statements by [`Parser::line_stmt`]. Building the large
+    /// statement nodes here would give it a frame of many kilobytes in debug
+    /// builds, and `MAX_NESTING` levels of it would overflow a 2 MiB thread stack.
     pub(crate) fn stmt_partial(&mut self) -> Partial {
         let token = self.tok();
         if token.kind != TokenKind::Word {
@@ -45,10 +67,51 @@ impl Parser<'_> {
         }
         // `label:` alone on its line.
         if self.nth(1).kind == TokenKind::Colon && self.next_ends_line(2) {
-            let label = self.ident();
-            self.bump();
-            return Partial::simple(StmtKind::Label(label));
+            return self.label();
         }
+        let word = self.text(token);
+        let is = |w: &str| word.eq_ignore_ascii_case(w);
+        if is("IF") {
+            self.if_stmt()
+        } else if is("SELECT") || is("SWITCH") {
+            self.select_stmt()
+        } else if is("FOR") {
+            self.for_stmt()
+        } else if is("WHILE") {
+            self.while_stmt()
+        } else if is("DO") {
+            self.do_stmt()
+        } else if is("SUB") || is("FUNCTION") {
+            self.procedure()
+        } else if is("ON") {
+            self.on_stmt()
+        } else if is("WITH") && self.nth(1).kind == TokenKind::Word && self.next_ends_line(2) {
+            self.with_block()
+        } else if is("ORCHESTRATE") && self.word_at(1, "WORKFLOW") {
+            self.workflow()
+        } else if is("STEP") && matches!(self.nth(1).kind, TokenKind::Number | TokenKind::Word) {
+            self.step()
+        } else if is("PARALLEL") && self.next_ends_line(1) {
+            self.parallel()
+        } else if is("BRANCH") && matches!(self.nth(1).kind, TokenKind::Word | TokenKind::Number) {
+            self.stray_branch()
+        } else {
+            self.line_stmt()
+        }
+    }
+
+    /// `label:`
+    #[inline(never)]
+    fn label(&mut self) -> Partial {
+        let label = self.ident();
+        self.bump();
+        Partial::simple(StmtKind::Label(label))
+    }
+
+    /// Parses a statement that opens no block and is no assignment or label.
+    #[inline(never)]
+    fn line_stmt(&mut self) -> Partial {
+        let token = self.tok();
         let word = self.text(token).to_ascii_uppercase();
         match word.as_str() {
             "LET" if self.nth(1).kind == TokenKind::Word => {
@@ -61,13 +124,7 @@ impl Parser<'_> {
                     }
                 }
             }
-            "IF" => self.if_stmt(),
-            "SELECT" | "SWITCH" => self.select_stmt(),
-            "FOR" => self.for_stmt(),
-            "WHILE" => self.while_stmt(),
-            "DO" => self.do_stmt(),
             "EXIT" | "CONTINUE" | "BREAK" => self.loop_control(),
-            "SUB" | "FUNCTION" => self.procedure(),
             "CALL" => self.call_stmt(),
             "GOTO" => {
                 self.bump();
@@ -85,7 +142,6 @@ impl Parser<'_> {
                 };
                 Partial::simple(StmtKind::Return(value))
             }
-            "ON" => self.on_stmt(),
             "TALK" => self.talk(),
             "BEGIN"
                 if self.word_at(1, "TALK")
@@ -221,18 +277,7 @@ impl Parser<'_> {
                 self.bump_n(2);
                 Partial::simple(StmtKind::DelegateTo(self.expr()))
             }
-            "WITH" if self.nth(1).kind == TokenKind::Word && self.next_ends_line(2) => {
-                self.with_block()
-            }
-            "ORCHESTRATE" if self.word_at(1, "WORKFLOW") => self.workflow(),
-            "STEP" if matches!(self.nth(1).kind, TokenKind::Number | TokenKind::Word) => {
-                self.step()
-            }
             "HUMAN" if self.word_at(1, "APPROVAL") => self.approval(),
-            "PARALLEL" if self.next_ends_line(1) => self.parallel(),
-            "BRANCH" if matches!(self.nth(1).kind, TokenKind::Word | TokenKind::Number) => {
-                self.stray_branch()
-            }
             "PUBLISH" if self.word_at(1, "EVENT") => self.publish_event(),
             _ => self.call_or_generic(),
         }
@@ -277,10 +322,24 @@ impl Parser<'_> {
 
     /// `target = value` where the target is a name with `.field`/`[index]`;
     /// `None` (nothing consumed) when the line is not an assignment.
+    #[inline(never)]
     fn try_assignment(&mut self, has_let: bool) -> Option<Partial> {
         match self.nth(1).kind {
             TokenKind::Eq => {}
-            TokenKind::Dot | TokenKind::LBracket => {}
+            TokenKind::Dot => {}
+            // `IF [a] = b THEN`, `TALK [1, 2] = x`: a statement keyword, a blank,
+            // then a list, is that statement with a list operand, not an
+            // assignment to an element of a variable named like the keyword
+            // (the formatter writes exactly these lines).
+            TokenKind::LBracket
+                if self.nth(1).span.start > self.tok().span.end
+                    && EXPRESSION_KEYWORDS
+                        .iter()
+                        .any(|k| self.text(self.tok()).eq_ignore_ascii_case(k)) =>
+            {
+                return None;
+            }
+            TokenKind::LBracket => {}
             _ => return None,
         }
         let saved_pos = self.pos;
@@ -629,7 +688,12 @@ impl Parser<'_> {
         }
         let has_then = self.eat_word("THEN");
         if !has_then && !self.at_stmt_end() {
+            // `IF c stmt`: most likely a one-line IF that lost its THEN. Reading
+            // it as one keeps the statement and reports the mistake once.
             self.expected("THEN after the condition");
+            if self.kind() == TokenKind::Word && !self.then_later_on_line() {
+                return self.inline_if(cond);
+            }
             return self.error_line();
         }
         if has_then && !self.at_stmt_end() {
@@ -703,6 +767,19 @@ impl Parser<'_> {
         }
     }
 
+    /// Whether a `THEN` comes later on the current line.
+    fn then_later_on_line(&self) -> bool {
+        let mut n = 0;
+        loop {
+            let token = self.nth(n);
+            match token.kind {
+                TokenKind::Newline | TokenKind::Eof => return false,
+                TokenKind::Word if self.text(token).eq_ignore_ascii_case("THEN") => return true,
+                _ => n += 1,
+            }
+        }
+    }
+
     /// `IF c THEN stmt [ELSE stmt]` on one line.
     fn inline_if(&mut self, cond: Expr) -> Partial {
         let start = self.tok().span.start;
@@ -759,18 +836,20 @@ impl Parser<'_> {
         let mut else_body = None;
         let mut cond = Some(cond);
         let mut comment = None;
+        // Whether the last block ended at its own `}` (consumed), so the line goes on after it.
+        let mut closed;
         loop {
             self.bump(); // `{`
-            let line_comment = self.line_end();
-            if comment.is_none() && arms.is_empty() {
-                comment = line_comment;
-            }
-            let (body, end) = self.block_in(OpenBlock {
+            closed = false;
+            let (line_comment, body, end) = self.brace_body(OpenBlock {
                 closers: BRACE_CLOSERS,
                 keyword: "if",
                 close_with: "}",
                 span: opener,
             });
+            if comment.is_none() && arms.is_empty() {
+                comment = line_comment;
+            }
             if end != BlockEnd::Closer(Closer::Brace) {
                 self.unclosed("if", "}", opener, end);
                 match cond.take() {
@@ -784,6 +863,7 @@ impl Parser<'_> {
                 break;
             }
             self.bump(); // `}`
+            closed = true;
             match cond.take() {
                 Some(cond) => arms.push(IfArm {
                     cond,
@@ -806,13 +886,19 @@ impl Parser<'_> {
                 break;
             }
         }
-        let end_comment = self.line_end();
+        // An unclosed block stopped at the end of the input or at a line that
+        // closes an outer block: that line is not this statement's to read.
+        let (end_comment, line_done) = if closed {
+            self.after_brace()
+        } else {
+            (None, true)
+        };
         if arms.is_empty() {
             return Partial {
                 kind: StmtKind::Error,
                 comment,
                 end_comment,
-                line_done: true,
+                line_done,
             };
         }
         let kind = StmtKind::If(If {
@@ -825,7 +911,7 @@ impl Parser<'_> {
             kind,
             comment,
             end_comment,
-            line_done: true,
+            line_done,
         }
     }
 
@@ -952,69 +1038,167 @@ impl Parser<'_> {
 
     fn for_stmt(&mut self) -> Partial {
         let opener = self.bump().span;
-        let each = self.eat_word("EACH");
-        let Some(var) = self.expect_ident("a loop variable") else {
-            return self.error_line();
-        };
-        let kind_of_loop = if each || self.at_word("IN") {
-            if !self.eat_word("IN") {
-                self.expected("IN after the loop variable");
-                return self.error_line();
-            }
-            (Some(self.expr()), None)
-        } else {
-            if !self.eat(TokenKind::Eq) {
-                self.expected("`=` or IN after the loop variable");
-                return self.error_line();
-            }
-            let from = self.expr();
-            if !self.eat_word("TO") {
-                self.expected("TO after the start value");
-                return self.error_line();
-            }
-            let to = self.expr();
-            let step = if self.eat_word("STEP") {
-                Some(self.expr())
-            } else {
-                None
-            };
-            (None, Some((from, to, step)))
-        };
-        let brace = self.eat(TokenKind::LBrace);
-        let comment = self.line_end();
-        let (closers, close_with) = if brace {
-            (BRACE_CLOSERS, "}")
-        } else {
-            (NEXT_CLOSERS, "NEXT")
-        };
-        let (body, end) = self.block_in(OpenBlock {
+        let header = self.for_header();
+        let open = |closers, close_with| OpenBlock {
             closers,
             keyword: "FOR",
             close_with,
             span: opener,
-        });
-        let end_comment = self.close_block(end, "FOR", close_with, opener, true);
-        let kind = match kind_of_loop {
-            (Some(iterable), _) => StmtKind::ForEach {
+        };
+        let (comment, body, end, close_with) = if header.is_none() {
+            // The header is broken (and reported), but its block still runs to
+            // its NEXT: the body is not misread as top-level lines and the NEXT
+            // is not reported a second time as a stray one.
+            let comment = self.skip_line();
+            let (body, end) = self.block_in(open(NEXT_CLOSERS, "NEXT"));
+            (comment, body, end, "NEXT")
+        } else if self.eat(TokenKind::LBrace) {
+            let (comment, body, end) = self.brace_body(open(BRACE_CLOSERS, "}"));
+            (comment, body, end, "}")
+        } else {
+            let comment = self.line_end();
+            let (body, end) = self.block_in(open(NEXT_CLOSERS, "NEXT"));
+            (comment, body, end, "NEXT")
+        };
+        let (end_comment, line_done) = self.close_loop(end, "FOR", close_with, opener);
+        let kind = match header {
+            Some((var, ForHead::Each(iterable))) => StmtKind::ForEach {
                 var,
                 iterable,
                 body,
             },
-            (None, Some((from, to, step))) => StmtKind::ForTo {
+            Some((var, ForHead::Count { from, to, step })) => StmtKind::ForTo {
                 var,
                 from,
                 to,
                 step,
                 body,
             },
-            (None, None) => StmtKind::Error,
+            None => StmtKind::Error,
         };
         Partial {
             kind,
             comment,
             end_comment,
-            line_done: true,
+            line_done,
         }
+    }
+
+    /// `[EACH] v IN list` or `v = a TO b [STEP s]` after `FOR`; `None` when
+    /// malformed (reported).
+    fn for_header(&mut self) -> Option<(crate::ast::Ident, ForHead)> {
+        let each = self.eat_word("EACH");
+        let var = self.expect_ident("a loop variable")?;
+        if each || self.at_word("IN") {
+            if !self.eat_word("IN") {
+                self.expected("IN after the loop variable");
+                return None;
+            }
+            return Some((var, ForHead::Each(self.expr())));
+        }
+        if !self.eat(TokenKind::Eq) {
+            self.expected("`=` or IN after the loop variable");
+            return None;
+        }
+        let from = self.expr();
+        if !self.eat_word("TO") {
+            self.expected("TO after the start value");
+            return None;
+        }
+        let to = self.expr();
+        let step = if self.eat_word("STEP") {
+            Some(self.expr())
+        } else {
+            None
+        };
+        Some((var, ForHead::Count { from, to, step }))
+    }
+
+    /// Closes a loop block: its closer line (with `NEXT i`'s name), or `E004`.
+    /// Returns the closer line's comment, and whether the line end was read:
+    /// after a `}` another `}` may follow on the same line (`if a { while b { x } }`).
+    fn close_loop(
+        &mut self,
+        end: BlockEnd,
+        keyword: &str,
+        close_with: &str,
+        opener: crate::span::Span,
+    ) -> (Option<crate::ast::Comment>, bool) {
+        if end == BlockEnd::Closer(Closer::Brace) {
+            self.bump();
+            return self.after_brace();
+        }
+        (
+            self.close_block(end, keyword, close_with, opener, true),
+            true,
+        )
+    }
+
+    /// After the `}` that closes a brace block: the line end, unless a `}` of
+    /// an enclosing one-line brace block follows.
+    pub(crate) fn after_brace(&mut self) -> (Option<crate::ast::Comment>, bool) {
+        if self.kind() == TokenKind::RBrace {
+            (None, false)
+        } else {
+            (self.line_end(), true)
+        }
+    }
+
+    /// The body of a brace block after its `{`: statements on the `{` line
+    /// itself (separated by `;`, as in `if x { a = 1; b = 2 }`), then, unless a
+    /// `}` closes the block on that line, the lines up to its `}` (not consumed).
+    /// Returns the comment of the `{` line, the body and how it ended.
+    pub(crate) fn brace_body(
+        &mut self,
+        open: OpenBlock,
+    ) -> (Option<crate::ast::Comment>, crate::ast::Block, BlockEnd) {
+        if !self.enter(open.span) {
+            return (None, Vec::new(), BlockEnd::GaveUp);
+        }
+        self.open.push(open);
+        let result = self.brace_body_inside();
+        self.open.pop();
+        self.leave();
+        result
+    }
+
+    fn brace_body_inside(&mut self) -> (Option<crate::ast::Comment>, crate::ast::Block, BlockEnd) {
+        let mut body = Vec::new();
+        let mut comment = None;
+        loop {
+            match self.kind() {
+                TokenKind::RBrace => return (None, body, BlockEnd::Closer(Closer::Brace)),
+                TokenKind::Newline | TokenKind::Eof | TokenKind::Comment(_) => {
+                    comment = self.line_end();
+                    break;
+                }
+                _ => {}
+            }
+            let start = self.tok().span.start;
+            let partial = self.nested_partial();
+            let line_done = partial.line_done;
+            body.push(self.stmt(start, partial));
+            if line_done {
+                break;
+            }
+            let mut separated = false;
+            while self.eat(TokenKind::Semicolon) {
+                separated = true;
+            }
+            if !separated
+                && !matches!(
+                    self.kind(),
+                    TokenKind::RBrace | TokenKind::Newline | TokenKind::Eof | TokenKind::Comment(_)
+                )
+            {
+                // Reports what follows the statement and skips the rest of the line.
+                comment = self.line_end();
+                break;
+            }
+        }
+        let (mut rest, end) = self.block(BRACE_CLOSERS);
+        body.append(&mut rest);
+        (comment, body, end)
     }
 
     /// Consumes a block's closer line (with `NEXT i`'s name when `named`) or
@@ -1045,20 +1229,21 @@ impl Parser<'_> {
     fn while_stmt(&mut self) -> Partial {
         let opener = self.bump().span;
         let cond = self.expr();
-        let brace = self.eat(TokenKind::LBrace);
-        let comment = self.line_end();
-        let (closers, close_with) = if brace {
-            (BRACE_CLOSERS, "}")
-        } else {
-            (WHILE_CLOSERS, "WEND")
-        };
-        let (body, end) = self.block_in(OpenBlock {
+        let open = |closers, close_with| OpenBlock {
             closers,
             keyword: "WHILE",
             close_with,
             span: opener,
-        });
-        let end_comment = self.close_block(end, "WHILE", close_with, opener, false);
+        };
+        let (comment, body, end, close_with) = if self.eat(TokenKind::LBrace) {
+            let (comment, body, end) = self.brace_body(open(BRACE_CLOSERS, "}"));
+            (comment, body, end, "}")
+        } else {
+            let comment = self.line_end();
+            let (body, end) = self.block_in(open(WHILE_CLOSERS, "WEND"));
+            (comment, body, end, "WEND")
+        };
+        let (end_comment, line_done) = self.close_loop(end, "WHILE", close_with, opener);
         Partial {
             kind: StmtKind::While {
                 cond,
@@ -1067,7 +1252,7 @@ impl Parser<'_> {
             },
             comment,
             end_comment,
-            line_done: true,
+            line_done,
         }
     }
 
@@ -1235,7 +1420,7 @@ impl Parser<'_> {
             if self.kind() != TokenKind::RParen {
                 loop {
                     args.push(self.expr());
-                    self.skip_continuation();
+                    self.skip_continuation_before(&[TokenKind::RParen, TokenKind::Comma]);
                     if !self.eat(TokenKind::Comma) {
                         break;
                     }

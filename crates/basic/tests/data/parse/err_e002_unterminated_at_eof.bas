@@ -1,0 +1,2 @@
+TALK "first"
+TALK "never closed

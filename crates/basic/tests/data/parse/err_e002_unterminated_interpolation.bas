@@ -1,0 +1,4 @@
+name = "Ann"
+TALK "Hi ${name"
+TALK "Hi ${"nested}"
+TALK "after"

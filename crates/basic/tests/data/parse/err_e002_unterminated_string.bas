@@ -1,0 +1,5 @@
+TALK "Hello
+name = "Ann"
+TALK "Bye, " & name & "
+SEND MAIL "a@b.com", "Subject, "Body"
+TALK "done"

@@ -1,0 +1,20 @@
+ORCHESTRATE WORKFLOW "bad-forms"
+  STEP 1 BOT "classifier" "no colon"
+  STEP 2:
+  STEP 3: BOT
+  STEP 4: BOT "classifier"
+  STEP 5: BOT "classifier" "x" INTO
+  STEP 6: BOT "classifier" "x" RETRY
+  STEP 7: BOT "classifier" "x" TIMEOUT 5 TIMEOUT 6
+  STEP 8: HUMAN APPROVAL "boss@x.com"
+  STEP 9: HUMAN APPROVAL FROM "a@x.com" TIMEOUT 5
+    ON TIMEOUT: EXPLODE
+  STEP 10: HUMAN APPROVAL FROM "a@x.com" TIMEOUT 5
+    ON DENY: STOP
+  PUBLISH EVENT "e" TO "a" TO "b"
+  ON TIMEOUT: FAIL
+  STEP 11: PARALLEL
+    BRANCH A: TALK "a"
+  END PARALLEL WAIT
+  TALK "after"
+END WORKFLOW

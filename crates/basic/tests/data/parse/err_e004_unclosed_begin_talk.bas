@@ -1,0 +1,5 @@
+TALK "before"
+BEGIN TALK
+  Hello ${name},
+  this block is never closed.
+TALK "this line is talk text, not a statement"

@@ -1,0 +1,5 @@
+FOR i = 1 TO 3
+  TALK i
+  FOR EACH x IN items
+    PRINT x
+  NEXT

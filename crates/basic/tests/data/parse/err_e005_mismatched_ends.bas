@@ -1,0 +1,11 @@
+IF a THEN
+  TALK "a"
+END SELECT
+END IF
+WITH customer
+  name = "Ann"
+END WORKFLOW
+END WITH
+SUB s()
+  LOOP
+END SUB

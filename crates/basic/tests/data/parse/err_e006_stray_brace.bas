@@ -1,0 +1,6 @@
+let x = 1;
+if x == 1 {
+  talk "one";
+}
+}
+talk "after";

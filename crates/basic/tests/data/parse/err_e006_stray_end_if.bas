@@ -1,0 +1,3 @@
+TALK "done"
+END IF
+TALK "still read"

@@ -1,0 +1,19 @@
+FOR i = 1 TO 5
+  IF i = 2 THEN
+    CONTINUE FOR
+  END IF
+  IF i = 4 THEN
+    EXIT FOR
+  END IF
+NEXT
+n = 0
+WHILE TRUE
+  n = n + 1
+  IF n > 3 THEN EXIT WHILE
+  CONTINUE WHILE
+WEND
+DO
+  n = n - 1
+  IF n < 0 THEN EXIT DO
+  CONTINUE DO
+LOOP

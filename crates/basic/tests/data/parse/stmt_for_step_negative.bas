@@ -1,0 +1,9 @@
+FOR i = 10 TO 1 STEP -1
+  TALK i
+NEXT i
+FOR j = 0 TO 1 STEP 0.25
+  PRINT j
+NEXT
+FOR k = LEN("abc") TO 0 STEP -(1 + 1)
+  PRINT k
+NEXT k
