@@ -14,6 +14,7 @@
 //! of the file.
 
 mod blocks;
+mod control;
 mod expr;
 mod orchestration;
 mod stmt;
@@ -171,6 +172,14 @@ impl Partial {
     }
 }
 
+/// A parser position saved by [`Parser::checkpoint`].
+#[derive(Clone, Copy)]
+pub(crate) struct Checkpoint {
+    pos: usize,
+    diagnostics: usize,
+    last_end: u32,
+}
+
 pub(crate) struct Parser<'s> {
     pub src: &'s str,
     pub tokens: Vec<Token>,
@@ -285,6 +294,27 @@ impl<'s> Parser<'s> {
                 format!("`{}`", text.escape_debug())
             }
         }
+    }
+
+    /// Where the parser is, to come back to after a speculative parse.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            pos: self.pos,
+            diagnostics: self.diagnostics.len(),
+            last_end: self.last_end,
+        }
+    }
+
+    /// Goes back to `checkpoint`, forgetting what was reported since.
+    pub fn rewind(&mut self, checkpoint: Checkpoint) {
+        self.pos = checkpoint.pos;
+        self.diagnostics.truncate(checkpoint.diagnostics);
+        self.last_end = checkpoint.last_end;
+    }
+
+    /// Whether anything was reported since `checkpoint`.
+    pub fn reported_since(&self, checkpoint: Checkpoint) -> bool {
+        self.diagnostics.len() > checkpoint.diagnostics
     }
 
     // ---- Diagnostics ------------------------------------------------------------
