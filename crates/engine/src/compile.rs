@@ -626,6 +626,19 @@ impl Compiler {
                 let e = self.expr(e);
                 self.emit(Op::Eval(e));
             }
+            // `greet "Bob"`: a procedure called the VB way, without CALL or parentheses.
+            StmtKind::Generic(generic)
+                if generic.rest.is_none()
+                    && !generic.keyword.contains(' ')
+                    && self.procs.contains_key(&generic.keyword.to_lowercase()) =>
+            {
+                let args = generic.args.iter().map(|a| self.expr(a)).collect();
+                self.emit(Op::CallProc {
+                    name: generic.keyword.to_lowercase(),
+                    args,
+                    result: None,
+                });
+            }
             StmtKind::Generic(generic) => self.not_implemented(&generic.keyword),
             StmtKind::Error => {
                 return Err(CompileError::ParseError {

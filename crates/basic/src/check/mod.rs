@@ -990,6 +990,17 @@ impl<'a> Checker<'a> {
     }
 
     fn generic(&mut self, generic: &Generic) {
+        // `greet "Bob"`: a SUB of this script called without CALL or parentheses.
+        if generic.rest.is_none()
+            && !generic.keyword.contains(' ')
+            && self
+                .facts
+                .procedures
+                .contains_key(fold(&generic.keyword, &mut self.scratch))
+        {
+            self.exprs(&generic.args);
+            return;
+        }
         let keyword = &generic.keyword;
         let diagnostic = if self.workflow.is_some() {
             Diagnostic::new(

@@ -2,6 +2,7 @@
 base = 100
 CALL greet("Ann")
 greet("Bob")
+greet "Cy"
 x = square(7) + square(2)
 f = fact(5)
 r = addbase(5)
