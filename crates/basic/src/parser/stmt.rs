@@ -8,7 +8,7 @@ use crate::ast::{
     SetupKind, StmtKind, StrLit,
 };
 use crate::diagnostic::{Code, Diagnostic};
-use crate::lexer::TokenKind;
+use crate::lexer::{Token, TokenKind};
 
 /// Statement keywords followed by an expression.
 const EXPRESSION_KEYWORDS: &[&str] = &[
@@ -777,18 +777,34 @@ impl Parser<'_> {
             };
         }
         // Not a list of expressions: keep the text as written, up to a comment.
+        // A line that ends with an operator, a comma or an open bracket goes on
+        // on the next line here too, as it would in an expression; the parts
+        // are joined by one blank so the formatter writes one line.
         self.rewind(checkpoint);
-        let start = self.tok().span.start;
-        while !matches!(
-            self.kind(),
-            TokenKind::Newline | TokenKind::Eof | TokenKind::Comment(_)
-        ) {
+        let mut rest = String::new();
+        let mut previous: Option<Token> = None;
+        loop {
+            match self.kind() {
+                TokenKind::Eof => break,
+                TokenKind::Newline | TokenKind::Comment(_)
+                    if !previous.is_some_and(|p| continues_line(p.kind)) =>
+                {
+                    break;
+                }
+                TokenKind::Newline | TokenKind::Comment(_) => {
+                    self.bump();
+                    continue;
+                }
+                _ => {}
+            }
             let token = self.bump();
             self.lexical_error(token);
+            if previous.is_some_and(|p| p.span.end < token.span.start) {
+                rest.push(' ');
+            }
+            rest.push_str(self.text(token));
+            previous = Some(token);
         }
-        let rest = self.src[start as usize..self.last_end.max(start) as usize]
-            .trim()
-            .to_string();
         Generic {
             keyword,
             keyword_span,
@@ -796,4 +812,31 @@ impl Parser<'_> {
             rest: Some(rest),
         }
     }
+}
+
+/// Whether a line that ends with this token goes on on the next line (`LANGUAGE.md` §1).
+fn continues_line(kind: TokenKind) -> bool {
+    matches!(
+        kind,
+        TokenKind::Comma
+            | TokenKind::Plus
+            | TokenKind::Minus
+            | TokenKind::Star
+            | TokenKind::Slash
+            | TokenKind::Caret
+            | TokenKind::Amp
+            | TokenKind::Eq
+            | TokenKind::EqEq
+            | TokenKind::Ne
+            | TokenKind::Lt
+            | TokenKind::Gt
+            | TokenKind::Le
+            | TokenKind::Ge
+            | TokenKind::Coalesce
+            | TokenKind::AndAnd
+            | TokenKind::OrOr
+            | TokenKind::LParen
+            | TokenKind::LBracket
+            | TokenKind::LBrace
+    )
 }
