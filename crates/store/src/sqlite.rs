@@ -7,6 +7,7 @@
 //! the writer and which see every committed transaction.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -62,6 +63,47 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Stops the background checkpointer when the last clone is dropped.
+    _checkpointer: Arc<Checkpointer>,
+}
+
+/// How often the background task moves the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The background WAL checkpointer.
+///
+/// The writer connection runs with `wal_autocheckpoint = 0`: otherwise every
+/// thousandth page written makes one group commit also copy the WAL into the
+/// database and fsync it, which stalls every run waiting on that commit. A
+/// passive checkpoint on a reader connection does the same work beside the
+/// writer instead of in its path.
+#[derive(Debug)]
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    fn start(readers: SqlitePool) -> Checkpointer {
+        Checkpointer(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&readers)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(error) => tracing::warn!(%error, "WAL checkpoint failed; will retry"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Turns "file is not a database" and "database disk image is malformed" into
@@ -117,6 +159,7 @@ impl SqliteStore {
         let writer_options = base
             .clone()
             .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0")
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", "-32768");
         let writer = SqlitePoolOptions::new()
@@ -147,7 +190,12 @@ impl SqliteStore {
             .connect_with(base)
             .await
             .map_err(|e| classify(&path, e))?;
-        Ok(SqliteStore { writer, readers })
+        let checkpointer = Arc::new(Checkpointer::start(readers.clone()));
+        Ok(SqliteStore {
+            writer,
+            readers,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Closes both pools, waiting for connections in use to come back.
