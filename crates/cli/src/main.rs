@@ -7,7 +7,9 @@
 
 mod commands;
 mod inputs;
+mod progress;
 mod report;
+mod runner;
 mod source;
 
 use std::process::ExitCode;
@@ -26,6 +28,9 @@ struct Cli {
 enum Command {
     Check(commands::check::Args),
     Fmt(commands::fmt::Args),
+    Run(commands::run::Args),
+    Runs(commands::runs::Args),
+    Resume(commands::resume::Args),
 }
 
 /// Arguments that cannot be used (a missing path, a file of the wrong kind):
@@ -46,6 +51,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Fmt(args) => commands::fmt::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Runs(args) => commands::runs::run(args),
+        Command::Resume(args) => commands::resume::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,57 @@
-//! runtime (being written).
+//! The botflow runtime: drives workflow runs over a [`store`] with the
+//! [`engine`], and answers their requests (bot scripts from [`bots`]).
+//!
+//! One [`Runtime`] value holds the store, the deployment, a cache of compiled
+//! programs (by source hash) and the **group committer**: one task that
+//! commits many runs' durable points in one transaction and tells nobody a
+//! point is recorded before that transaction committed.
+//!
+//! Entry points: [`Runtime::start`] creates a run (idempotent by id),
+//! [`Runtime::run_to_end`] / [`Runtime::drive`] drive it, [`Runtime::resume_all`]
+//! recovers every run that was left running or became due, and
+//! [`Runtime::view`] reads a run back.
+//!
+//! # Architecture invariants
+//!
+//! - **One transaction per durable point** (and usually many points per
+//!   transaction): an `advance`'s effects, the answers it consumed, the bot
+//!   scripts' memory writes and events, step rows and journal entries go into
+//!   one [`store::DurablePoint`].
+//! - **Commit before consequence.** No request is issued before the point that
+//!   produced it has committed, and no answer is acted on before it is
+//!   committed with the point that consumes it.
+//! - **Fencing.** A driver works under a lease epoch; a fenced point stops it.
+//! - **Pinning.** Runs are driven from the program stored under their hash,
+//!   never from disk.
+//! - **A waiting run costs a row**: its driver ends after committing `waiting`.
+//!
+//! # The crash-point hook
+//!
+//! [`Options::crash_after_commits`] (the binary sets it from the environment
+//! variable `BOTFLOW_CRASH_AFTER_COMMITS=N`) aborts the process right after
+//! the `N`-th group commit has committed, before any waiter hears of it: the
+//! worst moment for a crash, used by the crash tests.
+//!
+//! # Not yet (answered with `not_implemented` errors)
+//!
+//! Approvals, event waits, `HEAR`, `LLM`, HTTP and mail; model and remote
+//! bots. `DELAY`/`WAIT` are durable timers.
+
+mod bots;
+mod committer;
+mod driver;
+mod error;
+mod programs;
+mod progress;
+mod runtime;
+mod stored;
+mod time;
+mod unsupported;
+mod view;
+
+pub use committer::CommitStats;
+pub use driver::Driven;
+pub use error::{Error, Result};
+pub use progress::Progress;
+pub use runtime::{Options, ResumeReport, Runtime, Workflow, empty_deployment};
+pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine};

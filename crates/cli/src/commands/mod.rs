@@ -3,3 +3,6 @@
 
 pub mod check;
 pub mod fmt;
+pub mod resume;
+pub mod run;
+pub mod runs;

@@ -1,0 +1,222 @@
+//! `botflow run PATH`: start a workflow run and drive it to its end, with
+//! live progress on a terminal.
+//!
+//! PATH is a `.bas` file, a `.gbai` package or a folder of packages; the
+//! packages around the workflow are the bots it asks. Before the new run,
+//! runs left `running` by a process that died are resumed alongside it.
+//!
+//! Exit code 0 completed, 1 failed/rejected/cancelled (or the run could not
+//! start), 3 still waiting, 2 unusable arguments (nothing written).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use bots::{Deployment, Script};
+use runtime::{Runtime, Workflow};
+use serde_json::Value;
+
+use crate::UsageError;
+use crate::progress::Display;
+use crate::report::{Color, Format, Reporter};
+use crate::runner::{self, DbArgs};
+
+/// Run a workflow and wait for it to finish.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A `.bas` file, a `.gbai` package, or a folder of packages.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Which workflow, when the packages declare several.
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+
+    /// The run's input: a JSON object whose keys become its first variables.
+    #[arg(long, value_name = "JSON")]
+    pub input: Option<String>,
+
+    /// The run id; starting the same id again returns that run.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Print only the finished run as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let input = parse_input(args.input.as_deref())?;
+    let (deployment, script) = locate(&args.path)?;
+    runner::tokio()?.block_on(async move {
+        let store = runner::open_store(&args.db).await?;
+        let rt = runner::runtime(store, deployment)?;
+        let workflow = match script {
+            Some((bot, script)) => Workflow::from_script(&bot, script),
+            None => rt.workflow(args.workflow.as_deref())?,
+        };
+        let code = start_and_drive(&rt, &workflow, input, args.id, args.json).await;
+        rt.store().close().await;
+        code
+    })
+}
+
+async fn start_and_drive(
+    rt: &Runtime,
+    workflow: &Workflow,
+    input: Value,
+    id: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    // Runs a dead process left behind continue alongside the new one.
+    let leftovers = rt.claim_due().await?;
+    let mut background = tokio::task::JoinSet::new();
+    for record in leftovers {
+        let rt = rt.clone();
+        background.spawn(async move { rt.drive_claimed(record).await });
+    }
+
+    let (record, created) = match rt.start(workflow, input, id).await {
+        Ok(started) => started,
+        Err(runtime::Error::Check {
+            file,
+            source_text,
+            diagnostics,
+        }) => {
+            let mut reporter = Reporter::new(Format::Human, Color::Auto);
+            reporter.diagnostics(&file, &source_text, &diagnostics);
+            let summary = reporter.summary(1);
+            reporter.note(&format!("{summary}; the run was not started"));
+            reporter.finish()?;
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let display = (!json).then(|| {
+        Display::start(
+            rt.subscribe(),
+            &record.id,
+            &workflow.name,
+            created,
+            std::io::stderr().is_terminal(),
+        )
+    });
+    let status = if record.status.is_terminal() {
+        record.status
+    } else {
+        rt.run_to_end(&record.id).await?
+    };
+    while background.join_next().await.is_some() {}
+    let view = rt.view(&record.id).await?;
+    match display {
+        Some(display) => display.finish(&view).await,
+        None => println!("{}", serde_json::to_string_pretty(&view)?),
+    }
+    Ok(runner::exit_code(status))
+}
+
+/// The `--input` object; anything else is an unusable argument.
+fn parse_input(text: Option<&str>) -> anyhow::Result<Value> {
+    let Some(text) = text else {
+        return Ok(Value::Object(Default::default()));
+    };
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| UsageError(format!("--input is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(UsageError(
+            "--input must be a JSON object, like '{\"order_amount\": 50}'".to_owned(),
+        )
+        .into());
+    }
+    Ok(value)
+}
+
+/// The deployment and, for a script path, the script and the bot it acts as.
+fn locate(path: &Path) -> anyhow::Result<(Deployment, Option<(String, Script)>)> {
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        UsageError(format!(
+            "cannot read {}: {}",
+            path.display(),
+            crate::inputs::io_reason(&e)
+        ))
+    })?;
+    if metadata.is_file() {
+        if !bots::layout::is_script_file(path) {
+            return Err(UsageError(format!(
+                "{} is not a .bas script, a .gbai package or a folder of packages",
+                path.display()
+            ))
+            .into());
+        }
+        // A script inside `<x>.gbai/<x>.gbdialog/` acts as bot x, with the
+        // packages beside x.gbai as its bots.
+        let package_dir = path
+            .parent()
+            .and_then(Path::parent)
+            .filter(|p| bots::layout::package_name(p).is_some());
+        if let Some(package_dir) = package_dir {
+            let deployment = package_deployment(package_dir)?;
+            let bot = bots::layout::package_name(package_dir)
+                .unwrap_or_default()
+                .to_owned();
+            let source = read_script(path)?;
+            return Ok((deployment, Some((bot, Script::new(path, source)))));
+        }
+        let bot = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("script")
+            .to_owned();
+        let source = read_script(path)?;
+        let root = path.parent().unwrap_or(Path::new("."));
+        return Ok((
+            runtime::empty_deployment(root),
+            Some((bot, Script::new(path, source))),
+        ));
+    }
+    if bots::layout::package_name(path).is_some() {
+        let deployment = package_deployment(path)?;
+        let package = bots::load_package(path)?;
+        let mut workflows = package.workflows();
+        let Some(first) = workflows.first().cloned() else {
+            return Err(anyhow::anyhow!(
+                "package {} declares no ORCHESTRATE WORKFLOW",
+                path.display()
+            ));
+        };
+        if workflows.len() > 1 {
+            workflows.clear();
+            // Several: let the runtime pick by --workflow within the deployment.
+            return Ok((deployment, None));
+        }
+        let script = package
+            .script(&first.script)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("the script {} went missing", first.script))?;
+        return Ok((deployment, Some((package.name.clone(), script))));
+    }
+    Ok((bots::load_deployment(path)?, None))
+}
+
+/// The packages beside `package_dir`, or the package alone when its folder
+/// holds no other loadable packages.
+fn package_deployment(package_dir: &Path) -> anyhow::Result<Deployment> {
+    match package_dir.parent().map(bots::load_deployment) {
+        Some(Ok(deployment)) => Ok(deployment),
+        _ => Ok(bots::load_deployment(package_dir)?),
+    }
+}
+
+fn read_script(path: &Path) -> anyhow::Result<String> {
+    match crate::source::read(path) {
+        Ok(crate::source::Source::Text(text)) => Ok(text),
+        Ok(crate::source::Source::NotUtf8 { .. }) => Err(anyhow::anyhow!(
+            "{} is not valid UTF-8; run `botflow check` on it",
+            path.display()
+        )),
+        Err(message) => Err(anyhow::anyhow!("{}: {message}", path.display())),
+    }
+}

@@ -1,0 +1,902 @@
+//! Driving one run: advance the engine, commit the durable point, carry out
+//! the requests, feed the answers back, and again, until the run ends or can
+//! only wait.
+//!
+//! The order that makes a run durable:
+//! - every `advance` ends in one [`DurablePoint`] (new state, step rows,
+//!   memory operations, events, journal), committed through the group
+//!   committer before anything it led to happens: no request is issued
+//!   before the point that produced it has committed;
+//! - an answer (with everything the bot script did) is committed in the point
+//!   of the `advance` that consumes it, before any request that depends on it;
+//! - a point that is fenced (another node claimed the run) stops the driver.
+//!
+//! A run blocked only on timers is committed as `waiting` with `wake_at` and
+//! its driver ends: a waiting run costs its row, not a task.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use engine::{Answer, Compiled, Effect, ErrorValue, Outcome, Request, RequestKind, RunState};
+use serde_json::{Value, json};
+use store::{
+    DurablePoint, MemoryOp, NewEvent, NewJournalEntry, PointOutcome, RunRecord, RunStatus,
+    StepRecord, StepStatus, StepWrite, Store,
+};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::bots::{self, BotEffect, BotReply};
+use crate::progress::Progress;
+use crate::runtime::Inner;
+use crate::stored::Stored;
+use crate::time::now_ms;
+use crate::{Error, Result, unsupported};
+
+/// Instructions per `advance`; a run that needs more commits a point in between.
+const BUDGET: u32 = 100_000;
+
+/// How a driver stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Driven {
+    /// The run ended with this status.
+    Finished(RunStatus),
+    /// The run waits; due again at `wake_at` if set.
+    Waiting {
+        /// When a timer it waits on is due (epoch ms).
+        wake_at: Option<i64>,
+    },
+    /// Another driver owns the run now (its lease epoch moved on).
+    Fenced,
+}
+
+struct StepRow {
+    write: StepWrite,
+    started: Option<Instant>,
+}
+
+/// What the next point carries besides the advance's own effects.
+#[derive(Default)]
+struct Pending {
+    steps: BTreeSet<String>,
+    memory: Vec<MemoryOp>,
+    events: Vec<NewEvent>,
+    journal: Vec<NewJournalEntry>,
+    progress: Vec<Progress>,
+}
+
+pub(crate) struct Driver {
+    inner: Arc<Inner>,
+    run: String,
+    bot: String,
+    compiled: Arc<Compiled>,
+    epoch: i64,
+    lease_at: i64,
+    stored: Stored,
+    /// The engine state of the last committed point that was not final.
+    committed: RunState,
+    first_point: bool,
+    steps: HashMap<String, StepRow>,
+    /// Paths of the engine's own `STEP`s (others are bare bot requests, such as a branch's).
+    step_paths: BTreeSet<String>,
+    pending: Pending,
+    /// Requests handed out and not answered yet, by id.
+    open: HashMap<u64, Request>,
+    /// Tasks carrying out open requests.
+    tasks: HashMap<u64, AbortHandle>,
+    tx: mpsc::UnboundedSender<(u64, BotReply)>,
+    rx: mpsc::UnboundedReceiver<(u64, BotReply)>,
+}
+
+impl Driver {
+    /// A driver for a run this node has just claimed (`record` carries the new epoch).
+    pub(crate) async fn new(inner: Arc<Inner>, record: RunRecord) -> Result<Driver> {
+        let compiled = inner
+            .programs
+            .for_run(&inner.store, &record.id, &record.program_hash)
+            .await?;
+        let stored = Stored::decode(&record.id, record.state)?;
+        let rows = if record.version > 0 {
+            inner.store.steps(&record.id).await?
+        } else {
+            Vec::new()
+        };
+        let steps = rows
+            .into_iter()
+            .map(|row: StepRecord| {
+                let write = StepWrite {
+                    path: row.path.clone(),
+                    number: row.number,
+                    kind: row.kind,
+                    bot: row.bot,
+                    attempts: row.attempts,
+                    status: row.status,
+                    answer: row.answer,
+                    error: row.error,
+                    started_at: row.started_at,
+                    finished_at: row.finished_at,
+                };
+                (
+                    row.path,
+                    StepRow {
+                        write,
+                        started: None,
+                    },
+                )
+            })
+            .collect();
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(Driver {
+            committed: stored.engine.clone(),
+            first_point: record.version == 0,
+            inner,
+            run: record.id,
+            bot: record.bot,
+            compiled,
+            epoch: record.lease_epoch,
+            lease_at: now_ms(),
+            stored,
+            step_paths: BTreeSet::new(),
+            steps,
+            pending: Pending::default(),
+            open: HashMap::new(),
+            tasks: HashMap::new(),
+            tx,
+            rx,
+        })
+    }
+
+    /// Drives the run until it ends, waits, or is taken over.
+    pub(crate) async fn drive(mut self) -> Result<Driven> {
+        let result = self.drive_inner().await;
+        for (_, task) in self.tasks.drain() {
+            task.abort();
+        }
+        let status = match &result {
+            Ok(Driven::Finished(status)) => status.to_string(),
+            Ok(Driven::Waiting { .. }) => "waiting".to_owned(),
+            Ok(Driven::Fenced) => "taken over".to_owned(),
+            Err(error) => format!("stopped: {error}"),
+        };
+        self.inner.emit(Progress::RunStopped {
+            run: self.run.clone(),
+            status,
+        });
+        result
+    }
+
+    async fn drive_inner(&mut self) -> Result<Driven> {
+        if self.stored.engine.is_finished() {
+            return Err(Error::Conflict {
+                run: self.run.clone(),
+                message: "the run's state has already finished".to_owned(),
+            });
+        }
+        loop {
+            let now = now_ms();
+            let advance = engine::advance(&self.compiled, &mut self.stored.engine, now, BUDGET);
+            let mut point = self.point(RunStatus::Running, now);
+            if std::mem::take(&mut self.first_point) {
+                self.engine_event(
+                    &mut point,
+                    "workflow_started",
+                    "workflow_started",
+                    json!({}),
+                );
+                point.journal.push(journal("run_started", json!({})));
+            }
+            self.effects(&mut point, advance.effects, now);
+            let requests = match advance.outcome {
+                Outcome::BudgetExhausted => {
+                    if !self.commit(point).await? {
+                        return Ok(Driven::Fenced);
+                    }
+                    continue;
+                }
+                Outcome::Completed(value) => {
+                    point.status = RunStatus::Completed;
+                    point.result = Some(value.clone());
+                    point
+                        .journal
+                        .push(journal("run_completed", json!({"result": value})));
+                    self.engine_event(
+                        &mut point,
+                        "workflow_completed",
+                        "workflow_completed",
+                        json!({}),
+                    );
+                    return self.finish(point, RunStatus::Completed).await;
+                }
+                Outcome::Failed(error) => {
+                    point.status = RunStatus::Failed;
+                    point.error = Some(error.to_value());
+                    point
+                        .journal
+                        .push(journal("run_failed", json!({"error": error.to_value()})));
+                    self.engine_event(
+                        &mut point,
+                        "workflow_failed",
+                        "workflow_failed",
+                        json!({"error": error.to_value()}),
+                    );
+                    self.stored.before_failure = Some(self.committed.clone());
+                    point.state = self.stored.encode();
+                    return self.finish(point, RunStatus::Failed).await;
+                }
+                Outcome::Rejected => {
+                    point.status = RunStatus::Rejected;
+                    point.journal.push(journal("run_rejected", json!({})));
+                    self.engine_event(
+                        &mut point,
+                        "workflow_rejected",
+                        "workflow_rejected",
+                        json!({}),
+                    );
+                    return self.finish(point, RunStatus::Rejected).await;
+                }
+                Outcome::Blocked(requests) => requests,
+            };
+
+            let fresh: Vec<Request> = requests
+                .into_iter()
+                .filter(|r| !self.open.contains_key(&r.id))
+                .collect();
+            for request in &fresh {
+                self.prepare_request(request, now);
+            }
+            self.name_step_bots(&fresh);
+            let next_timer = self.stored.timers.values().copied().min();
+            let actionable = !self.tasks.is_empty()
+                || fresh
+                    .iter()
+                    .any(|r| !matches!(r.kind, RequestKind::Delay { .. }))
+                || next_timer.is_some_and(|due| due <= now);
+            if !actionable {
+                point.status = RunStatus::Waiting;
+                point.wake_at = next_timer;
+                point
+                    .journal
+                    .push(journal("waiting", json!({"wake_at": next_timer})));
+                point.state = self.stored.encode();
+                point.steps = self.dirty_steps();
+                return match self.commit(point).await? {
+                    true => {
+                        self.release().await;
+                        Ok(Driven::Waiting {
+                            wake_at: next_timer,
+                        })
+                    }
+                    false => Ok(Driven::Fenced),
+                };
+            }
+            point.state = self.stored.encode();
+            point.steps = self.dirty_steps();
+            if !self.commit(point).await? {
+                return Ok(Driven::Fenced);
+            }
+            for request in fresh {
+                self.issue(request);
+            }
+            self.wait_for_answers().await;
+        }
+    }
+
+    /// A point of the run as it stands, without effects yet.
+    fn point(&mut self, status: RunStatus, now: i64) -> DurablePoint {
+        let pending = std::mem::take(&mut self.pending);
+        let mut point = DurablePoint {
+            run_id: self.run.clone(),
+            epoch: self.epoch,
+            status,
+            state: Value::Null,
+            wake_at: None,
+            result: None,
+            error: None,
+            steps: Vec::new(),
+            memory: pending.memory,
+            events: pending.events,
+            journal: pending.journal,
+            now,
+        };
+        self.pending.steps = pending.steps;
+        self.pending.progress = pending.progress;
+        point.state = Value::Null;
+        point
+    }
+
+    fn dirty_steps(&mut self) -> Vec<StepWrite> {
+        std::mem::take(&mut self.pending.steps)
+            .into_iter()
+            .filter_map(|path| self.steps.get(&path).map(|row| row.write.clone()))
+            .collect()
+    }
+
+    /// Commits a final point. The lease is left to lapse rather than
+    /// released: nothing claims an ended run, and a release would cost every
+    /// run one more transaction of its own outside the group commit.
+    async fn finish(&mut self, mut point: DurablePoint, status: RunStatus) -> Result<Driven> {
+        if point.state.is_null() {
+            point.state = self.stored.encode();
+        }
+        point.steps = self.dirty_steps();
+        if !self.commit(point).await? {
+            return Ok(Driven::Fenced);
+        }
+        Ok(Driven::Finished(status))
+    }
+
+    /// Commits a point; false when it was fenced. A point the store rejects
+    /// (a value over the size limit) fails the run at its last good state.
+    async fn commit(&mut self, mut point: DurablePoint) -> Result<bool> {
+        if point.state.is_null() {
+            point.state = self.stored.encode();
+        }
+        if point.now - self.lease_at > self.inner.options.lease_ttl_ms / 3 {
+            let renewed = self
+                .inner
+                .store
+                .renew(
+                    &self.run,
+                    &self.inner.node,
+                    self.epoch,
+                    point.now,
+                    self.inner.options.lease_ttl_ms,
+                )
+                .await?;
+            if !renewed {
+                return Ok(false);
+            }
+            self.lease_at = point.now;
+        }
+        let final_point = point.status.is_terminal();
+        match self.inner.committer.commit(point).await? {
+            PointOutcome::Ok => {
+                if !final_point {
+                    self.committed = self.stored.engine.clone();
+                }
+                for progress in std::mem::take(&mut self.pending.progress) {
+                    self.inner.emit(progress);
+                }
+                Ok(true)
+            }
+            PointOutcome::Fenced => Ok(false),
+            PointOutcome::Rejected(reason) => {
+                tracing::warn!(run = %self.run, %reason, "durable point rejected; failing the run");
+                self.pending.progress.clear();
+                let error = ErrorValue::new(
+                    "rejected",
+                    format!("the run could not be recorded: {reason}"),
+                );
+                let mut stored = Stored::new(self.committed.clone());
+                stored.before_failure = Some(self.committed.clone());
+                let failure = DurablePoint {
+                    run_id: self.run.clone(),
+                    epoch: self.epoch,
+                    status: RunStatus::Failed,
+                    state: stored.encode(),
+                    wake_at: None,
+                    result: None,
+                    error: Some(error.to_value()),
+                    steps: Vec::new(),
+                    memory: Vec::new(),
+                    events: Vec::new(),
+                    journal: vec![journal("run_failed", json!({"error": error.to_value()}))],
+                    now: now_ms(),
+                };
+                match self.inner.committer.commit(failure).await? {
+                    PointOutcome::Ok => {
+                        self.release().await;
+                        Err(Error::Conflict {
+                            run: self.run.clone(),
+                            message: error.message,
+                        })
+                    }
+                    PointOutcome::Fenced => Ok(false),
+                    PointOutcome::Rejected(reason) => Err(Error::Commit(reason)),
+                }
+            }
+        }
+    }
+
+    async fn release(&self) {
+        if let Err(error) = self
+            .inner
+            .store
+            .release(&self.run, &self.inner.node, self.epoch)
+            .await
+        {
+            // The lease then simply expires; nothing is lost.
+            tracing::warn!(run = %self.run, %error, "releasing the lease failed");
+        }
+    }
+
+    /// Records an engine event (LANGUAGE.md §4.5) with a stable id.
+    fn engine_event(&self, point: &mut DurablePoint, name: &str, id: &str, data: Value) {
+        point.events.push(NewEvent {
+            id: format!("{}:{id}", self.run),
+            name: name.to_owned(),
+            key: Some(self.run.clone()),
+            target_bot: None,
+            payload: Some(data),
+            from_bot: Some(self.bot.clone()),
+            from_run: Some(self.run.clone()),
+        });
+    }
+
+    fn row(&mut self, path: &str, number: Option<&str>, kind: &str) -> &mut StepRow {
+        self.pending.steps.insert(path.to_owned());
+        self.steps
+            .entry(path.to_owned())
+            .or_insert_with(|| StepRow {
+                write: StepWrite {
+                    path: path.to_owned(),
+                    number: number.unwrap_or_default().to_owned(),
+                    kind: kind.to_owned(),
+                    bot: None,
+                    attempts: 0,
+                    status: StepStatus::Running,
+                    answer: None,
+                    error: None,
+                    started_at: None,
+                    finished_at: None,
+                },
+                started: None,
+            })
+    }
+
+    /// Maps the engine's effects into the point.
+    fn effects(&mut self, point: &mut DurablePoint, effects: Vec<Effect>, now: i64) {
+        for effect in effects {
+            match effect {
+                Effect::StepStarted { path, number, kind } => {
+                    self.step_paths.insert(path.clone());
+                    let row = self.row(&path, Some(&number), &kind);
+                    row.write.kind = kind.clone();
+                    row.write.status = StepStatus::Running;
+                    row.write.started_at = row.write.started_at.or(Some(now));
+                    row.started = Some(Instant::now());
+                    point.journal.push(journal(
+                        "step_started",
+                        json!({"path": path, "number": number, "kind": kind}),
+                    ));
+                    self.pending.progress.push(Progress::StepStarted {
+                        run: self.run.clone(),
+                        path,
+                        number,
+                        kind,
+                        bot: None,
+                    });
+                }
+                Effect::StepFinished {
+                    path,
+                    number,
+                    error,
+                } => {
+                    let row = self.row(&path, Some(&number), "step");
+                    row.write.status = if error.is_some() {
+                        StepStatus::Failed
+                    } else {
+                        StepStatus::Done
+                    };
+                    row.write.finished_at = Some(now);
+                    if let Some(error) = &error {
+                        row.write.error = Some(error.to_value());
+                    }
+                    let bot = row.write.bot.clone();
+                    let attempts = u32::try_from(row.write.attempts).unwrap_or(0);
+                    let duration_ms = row
+                        .started
+                        .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+                    point.journal.push(journal(
+                        "step_finished",
+                        json!({"path": path, "number": number, "bot": bot,
+                               "error": error.as_ref().map(ErrorValue::to_value)}),
+                    ));
+                    if error.is_none() {
+                        let id = format!("{path}:workflow_step_complete");
+                        self.engine_event(
+                            point,
+                            "workflow_step_complete",
+                            &id,
+                            json!({"step": path, "number": number, "bot": bot}),
+                        );
+                    }
+                    self.pending.progress.push(Progress::StepFinished {
+                        run: self.run.clone(),
+                        path,
+                        number,
+                        bot,
+                        attempts,
+                        duration_ms,
+                        error: error.map(|e| e.message),
+                    });
+                }
+                Effect::RequestCancelled { id, path } => {
+                    if let Some(task) = self.tasks.remove(&id) {
+                        task.abort();
+                    }
+                    self.open.remove(&id);
+                    self.stored.timers.remove(&id);
+                    if let Some(row) = self.steps.get_mut(&path)
+                        && row.write.status != StepStatus::Done
+                    {
+                        row.write.status = StepStatus::Cancelled;
+                        row.write.finished_at = Some(now);
+                        self.pending.steps.insert(path.clone());
+                    }
+                    point
+                        .journal
+                        .push(journal("request_cancelled", json!({"path": path})));
+                }
+                other => {
+                    let bot = self.bot.clone();
+                    let key = self.run.clone();
+                    self.side_effect(point, &bot, &key, other);
+                }
+            }
+        }
+    }
+
+    /// Maps a side effect of the workflow or of a bot script it asked.
+    fn side_effect(&mut self, point: &mut DurablePoint, bot: &str, key: &str, effect: Effect) {
+        match effect {
+            Effect::Talk { to, text } => {
+                point
+                    .journal
+                    .push(journal("talk", json!({"bot": bot, "to": to, "text": text})));
+                self.pending.progress.push(Progress::Talk {
+                    run: self.run.clone(),
+                    bot: bot.to_owned(),
+                    text,
+                });
+            }
+            Effect::Print { text } => {
+                point
+                    .journal
+                    .push(journal("print", json!({"bot": bot, "text": text})));
+                self.pending.progress.push(Progress::Print {
+                    run: self.run.clone(),
+                    bot: bot.to_owned(),
+                    text,
+                });
+            }
+            Effect::SetMemory { key: name, value } => point.memory.push(MemoryOp::Set {
+                bot: bot.to_owned(),
+                key: name,
+                value,
+            }),
+            Effect::ShareMemory {
+                key: name,
+                with_bot,
+            } => point.memory.push(MemoryOp::Share {
+                from_bot: bot.to_owned(),
+                key: name,
+                to_bot: with_bot,
+            }),
+            Effect::SyncMemory { from_bot } => point.memory.push(MemoryOp::Sync {
+                bot: bot.to_owned(),
+                from_bot,
+            }),
+            Effect::PublishEvent {
+                id,
+                name,
+                data,
+                key: correlation,
+                to,
+            } => {
+                let id = format!("{key}:{id}");
+                point.journal.push(journal(
+                    "event",
+                    json!({"id": id, "name": name, "bot": bot}),
+                ));
+                point.events.push(NewEvent {
+                    id,
+                    name,
+                    key: correlation,
+                    target_bot: to,
+                    payload: Some(data),
+                    from_bot: Some(bot.to_owned()),
+                    from_run: Some(self.run.clone()),
+                });
+            }
+            Effect::Remember { key: name, .. } => point.journal.push(journal(
+                "not_supported",
+                json!({"bot": bot, "statement": "REMEMBER", "key": name}),
+            )),
+            Effect::Setup { keyword, args } => point.journal.push(journal(
+                "setup",
+                json!({"bot": bot, "keyword": keyword, "args": args}),
+            )),
+            Effect::SystemPrompt { text } => point
+                .journal
+                .push(journal("system_prompt", json!({"bot": bot, "text": text}))),
+            Effect::StepStarted { .. }
+            | Effect::StepFinished { .. }
+            | Effect::RequestCancelled { .. } => {}
+        }
+    }
+
+    /// Records a new request in the point that hands it out: its step row
+    /// (with the attempt about to be made) or its timer.
+    fn prepare_request(&mut self, request: &Request, now: i64) {
+        match &request.kind {
+            RequestKind::CallBot { bot, .. } => {
+                if !self.step_paths.contains(&request.path) {
+                    self.pending.progress.push(Progress::StepStarted {
+                        run: self.run.clone(),
+                        path: request.path.clone(),
+                        number: request.step.clone().unwrap_or_default(),
+                        kind: "bot".to_owned(),
+                        bot: Some(bot.clone()),
+                    });
+                }
+                let row = self.row(&request.path, request.step.as_deref(), "bot");
+                row.write.bot = Some(bot.clone());
+                row.write.attempts += 1;
+                row.write.status = StepStatus::Running;
+                row.write.started_at = row.write.started_at.or(Some(now));
+                if row.started.is_none() {
+                    row.started = Some(Instant::now());
+                }
+            }
+            RequestKind::Delay { seconds } => {
+                let millis = (seconds.max(0.0) * 1000.0).min(i64::MAX as f64) as i64;
+                self.stored
+                    .timers
+                    .entry(request.id)
+                    .or_insert(now.saturating_add(millis));
+            }
+            _ => {}
+        }
+    }
+
+    /// Fills in the bot of steps that started in this advance.
+    fn name_step_bots(&mut self, fresh: &[Request]) {
+        for progress in &mut self.pending.progress {
+            if let Progress::StepStarted { path, bot, .. } = progress {
+                *bot = fresh.iter().find_map(|r| match &r.kind {
+                    RequestKind::CallBot { bot, .. } if r.path == *path => Some(bot.clone()),
+                    _ => None,
+                });
+            }
+        }
+    }
+
+    /// Starts carrying out a request whose point has committed.
+    fn issue(&mut self, request: Request) {
+        let id = request.id;
+        let key = format!("{}:{}", self.run, request.path);
+        let inner = self.inner.clone();
+        let tx = self.tx.clone();
+        let task = match &request.kind {
+            RequestKind::Delay { .. } => None,
+            RequestKind::CallBot {
+                bot,
+                action,
+                input,
+                timeout,
+                retry,
+                ..
+            } => {
+                let (bot, action, input, timeout) =
+                    (bot.clone(), action.clone(), input.clone(), *timeout);
+                let retry = retry.unwrap_or(self.inner.default_retry(&self.bot));
+                Some(tokio::spawn(async move {
+                    let reply =
+                        bots::call_bot(&inner, &key, &bot, &action, &input, retry, timeout, 0)
+                            .await;
+                    let _ = tx.send((id, reply));
+                }))
+            }
+            RequestKind::CallScript { path, variables } => {
+                let (path, variables, workflow_bot) =
+                    (path.clone(), variables.clone(), self.bot.clone());
+                Some(tokio::spawn(async move {
+                    let mut effects = Vec::new();
+                    let result = match inner.deployment.package(&workflow_bot) {
+                        Some(package) => {
+                            bots::call_script(&inner, package, &key, &path, variables, &mut effects)
+                                .await
+                        }
+                        None => Err(ErrorValue::new(
+                            "runtime",
+                            format!(
+                                "CALL \"{path}\": the workflow's package {workflow_bot} is not deployed"
+                            ),
+                        )),
+                    };
+                    let _ = tx.send((
+                        id,
+                        BotReply {
+                            result,
+                            effects,
+                            attempts: 1,
+                        },
+                    ));
+                }))
+            }
+            RequestKind::ReadMemory { key: name } => {
+                let (name, bot) = (name.clone(), self.bot.clone());
+                Some(tokio::spawn(async move {
+                    let result = match inner.store.memory(&bot, &name).await {
+                        Ok(value) => Ok(value.unwrap_or(Value::Null)),
+                        Err(error) => Err(ErrorValue::new("store", error.to_string())),
+                    };
+                    let _ = tx.send((id, reply(result)));
+                }))
+            }
+            other => {
+                let _ = self
+                    .tx
+                    .send((id, reply(Err(unsupported::in_workflow(other)))));
+                None
+            }
+        };
+        if let Some(task) = task {
+            self.tasks.insert(id, task.abort_handle());
+        }
+        self.open.insert(id, request);
+    }
+
+    /// Waits for at least one answer (or a due timer), then takes every
+    /// answer that is ready and feeds them to the engine.
+    async fn wait_for_answers(&mut self) {
+        let mut ready = Vec::new();
+        let due_timers = |timers: &BTreeMap<u64, i64>, now: i64| -> Vec<u64> {
+            timers
+                .iter()
+                .filter(|(_, due)| **due <= now)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        if due_timers(&self.stored.timers, now_ms()).is_empty() {
+            let next = self.stored.timers.values().copied().min();
+            match next {
+                Some(due) => {
+                    let wait = u64::try_from(due - now_ms()).unwrap_or(0);
+                    tokio::select! {
+                        got = self.rx.recv() => ready.extend(got),
+                        () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                    }
+                }
+                None => ready.extend(self.rx.recv().await),
+            }
+        }
+        while let Ok(got) = self.rx.try_recv() {
+            ready.push(got);
+        }
+        for id in due_timers(&self.stored.timers, now_ms()) {
+            self.stored.timers.remove(&id);
+            ready.push((id, reply(Ok(Value::Null))));
+        }
+        for (id, reply) in ready {
+            self.answer(id, reply);
+        }
+    }
+
+    fn answer(&mut self, id: u64, reply: BotReply) {
+        self.tasks.remove(&id);
+        let Some(request) = self.open.remove(&id) else {
+            return;
+        };
+        let answer = Answer {
+            request: id,
+            result: reply.result.clone(),
+        };
+        if engine::resume(&self.compiled, &mut self.stored.engine, answer).is_err() {
+            // The request was withdrawn meanwhile (a cancelled branch): its answer is not wanted.
+            return;
+        }
+        if let RequestKind::CallBot { bot, action, .. } = &request.kind {
+            let key = format!("{}:{}", self.run, request.path);
+            let mut point = DurablePoint {
+                run_id: String::new(),
+                epoch: 0,
+                status: RunStatus::Running,
+                state: Value::Null,
+                wake_at: None,
+                result: None,
+                error: None,
+                steps: Vec::new(),
+                memory: Vec::new(),
+                events: Vec::new(),
+                journal: Vec::new(),
+                now: 0,
+            };
+            for BotEffect { bot, key, effect } in reply.effects {
+                self.side_effect(&mut point, &bot, &key, effect);
+            }
+            let ok = reply.result.is_ok();
+            point.journal.push(journal(
+                "bot_answer",
+                json!({"path": request.path, "bot": bot, "action": action,
+                       "attempts": reply.attempts, "ok": ok}),
+            ));
+            if ok {
+                let event_id = format!("{}:bot_response_ready", request.path);
+                self.engine_event(
+                    &mut point,
+                    "bot_response_ready",
+                    &event_id,
+                    json!({"step": request.path, "bot": bot, "action": action}),
+                );
+            }
+            let _ = key;
+            let bare_request = !self.step_paths.contains(&request.path);
+            let run = self.run.clone();
+            let row = self.row(&request.path, request.step.as_deref(), "bot");
+            let extra = i32::try_from(reply.attempts.saturating_sub(1)).unwrap_or(i32::MAX);
+            row.write.attempts = row.write.attempts.saturating_add(extra);
+            match reply.result {
+                Ok(value) => {
+                    row.write.answer = Some(value);
+                    row.write.error = None;
+                    row.write.status = StepStatus::Done;
+                }
+                Err(error) => {
+                    row.write.error = Some(error.to_value());
+                    row.write.status = StepStatus::Failed;
+                }
+            }
+            row.write.finished_at = Some(now_ms());
+            let progress = bare_request.then(|| Progress::StepFinished {
+                run,
+                path: request.path.clone(),
+                number: row.write.number.clone(),
+                bot: row.write.bot.clone(),
+                attempts: u32::try_from(row.write.attempts).unwrap_or(0),
+                duration_ms: row
+                    .started
+                    .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
+                error: row
+                    .write
+                    .error
+                    .as_ref()
+                    .and_then(|e| e.get("message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            });
+            self.pending.progress.extend(progress);
+            self.pending.memory.append(&mut point.memory);
+            self.pending.events.append(&mut point.events);
+            self.pending.journal.append(&mut point.journal);
+        } else if let RequestKind::CallScript { .. } = &request.kind {
+            let mut point = DurablePoint {
+                run_id: String::new(),
+                epoch: 0,
+                status: RunStatus::Running,
+                state: Value::Null,
+                wake_at: None,
+                result: None,
+                error: None,
+                steps: Vec::new(),
+                memory: Vec::new(),
+                events: Vec::new(),
+                journal: Vec::new(),
+                now: 0,
+            };
+            for BotEffect { bot, key, effect } in reply.effects {
+                self.side_effect(&mut point, &bot, &key, effect);
+            }
+            self.pending.memory.append(&mut point.memory);
+            self.pending.events.append(&mut point.events);
+            self.pending.journal.append(&mut point.journal);
+        }
+    }
+}
+
+fn reply(result: Result<Value, ErrorValue>) -> BotReply {
+    BotReply {
+        result,
+        effects: Vec::new(),
+        attempts: 1,
+    }
+}
+
+fn journal(kind: &str, data: Value) -> NewJournalEntry {
+    NewJournalEntry {
+        kind: kind.to_owned(),
+        data,
+    }
+}

@@ -1,0 +1,617 @@
+//! [`Runtime`]: the store, the deployment, the program cache and the group
+//! committer, and the operations on runs built from them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bots::{Deployment, Script};
+use engine::RunState;
+use serde_json::{Map, Value, json};
+use store::{
+    AnyStore, DurablePoint, MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunFilter,
+    RunRecord, RunStatus, Store,
+};
+use tokio::sync::broadcast;
+
+use crate::committer::{CommitStats, Committer};
+use crate::driver::{Driven, Driver};
+use crate::programs::Programs;
+use crate::progress::Progress;
+use crate::stored::Stored;
+use crate::time::now_ms;
+use crate::{Error, Result};
+
+/// How a [`Runtime`] behaves.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// This node's id in leases; a fresh UUID v7 when `None`.
+    pub node_id: Option<String>,
+    /// How long a claim holds a run; a driver renews it as it goes. A run
+    /// whose driver died is taken over once this has passed.
+    pub lease_ttl_ms: i64,
+    /// The crash-point hook (tests only): abort the process right after this
+    /// many group commits have committed, before anybody is told.
+    pub crash_after_commits: Option<u64>,
+    /// The most durable points one transaction carries.
+    pub max_batch: usize,
+    /// The first retry back-off of a failed bot attempt; it doubles each time.
+    pub retry_base_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            node_id: None,
+            lease_ttl_ms: 30_000,
+            crash_after_commits: None,
+            max_batch: 1024,
+            retry_base_ms: 100,
+        }
+    }
+}
+
+/// Everything the runtime's tasks share.
+pub(crate) struct Inner {
+    pub(crate) store: AnyStore,
+    pub(crate) deployment: Deployment,
+    pub(crate) programs: Programs,
+    pub(crate) committer: Committer,
+    pub(crate) node: String,
+    pub(crate) options: Options,
+    progress: broadcast::Sender<Progress>,
+}
+
+impl Inner {
+    /// Sends a progress event to whoever listens.
+    pub(crate) fn emit(&self, progress: Progress) {
+        if self.progress.receiver_count() > 0 {
+            let _ = self.progress.send(progress);
+        }
+    }
+
+    /// The retry count of a step without `RETRY`: the workflow bot's `step-retry` config.
+    pub(crate) fn default_retry(&self, workflow_bot: &str) -> u32 {
+        self.deployment
+            .package(workflow_bot)
+            .and_then(|p| p.config.get_non_empty("step-retry"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A workflow script ready to start runs of.
+#[derive(Clone, Debug)]
+pub struct Workflow {
+    /// The name in `ORCHESTRATE WORKFLOW "<name>"` (the file stem when it has none).
+    pub name: String,
+    /// The bot the run acts as: the package that holds the script (LANGUAGE.md §4.7).
+    pub bot: String,
+    /// The script.
+    pub script: Script,
+}
+
+impl Workflow {
+    /// The workflow of one script file acting as `bot`.
+    pub fn from_script(bot: &str, script: Script) -> Workflow {
+        let name = script.workflow_names().first().cloned().unwrap_or_else(|| {
+            script
+                .path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("script")
+                .to_owned()
+        });
+        Workflow {
+            name,
+            bot: bot.to_owned(),
+            script,
+        }
+    }
+}
+
+/// What [`Runtime::resume_all`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResumeReport {
+    /// Runs claimed and driven.
+    pub driven: usize,
+    /// Of those, how many ended (completed, failed, rejected).
+    pub finished: usize,
+    /// Of those, how many are waiting now.
+    pub waiting: usize,
+}
+
+/// The runtime: drives runs of one deployment over one store.
+///
+/// Cloning is cheap (an `Arc`). It must be created inside a tokio runtime,
+/// which runs its group committer.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("node", &self.inner.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime over `store` serving the bots of `deployment`.
+    pub fn new(store: AnyStore, deployment: Deployment, options: Options) -> Runtime {
+        let committer = Committer::spawn(
+            store.clone(),
+            options.max_batch,
+            options.crash_after_commits,
+        );
+        let node = options
+            .node_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let (progress, _) = broadcast::channel(4096);
+        Runtime {
+            inner: Arc::new(Inner {
+                store,
+                deployment,
+                programs: Programs::default(),
+                committer,
+                node,
+                options,
+                progress,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &AnyStore {
+        &self.inner.store
+    }
+
+    /// The deployment whose bots the runs ask.
+    pub fn deployment(&self) -> &Deployment {
+        &self.inner.deployment
+    }
+
+    /// This node's lease owner id.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// Commit counters (transactions and points), for tests and benchmarks.
+    pub fn stats(&self) -> Arc<CommitStats> {
+        self.inner.committer.stats().clone()
+    }
+
+    /// Live progress of every run this runtime drives.
+    pub fn subscribe(&self) -> broadcast::Receiver<Progress> {
+        self.inner.progress.subscribe()
+    }
+
+    /// The workflow named `name` in the deployment, or its only workflow.
+    pub fn workflow(&self, name: Option<&str>) -> Result<Workflow> {
+        let deployment = &self.inner.deployment;
+        let found = match name {
+            Some(name) => deployment.find_workflow(name).ok_or_else(|| {
+                Error::Workflow(format!(
+                    "no workflow named {name:?} in {}; it has: {}",
+                    deployment.root.display(),
+                    list(deployment)
+                ))
+            })?,
+            None => {
+                let mut all = deployment.workflows();
+                if all.len() != 1 {
+                    return Err(Error::Workflow(if all.is_empty() {
+                        format!(
+                            "no package in {} declares an ORCHESTRATE WORKFLOW",
+                            deployment.root.display()
+                        )
+                    } else {
+                        format!(
+                            "{} declares several workflows; pick one with --workflow: {}",
+                            deployment.root.display(),
+                            list(deployment)
+                        )
+                    }));
+                }
+                all.remove(0)
+            }
+        };
+        let (package, reference) = found;
+        let script = package.script(&reference.script).cloned().ok_or_else(|| {
+            Error::Workflow(format!("the script {} went missing", reference.script))
+        })?;
+        Ok(Workflow {
+            name: reference.name,
+            bot: package.name.clone(),
+            script,
+        })
+    }
+
+    /// Checks a workflow as `botflow check` would; a script with errors never starts.
+    pub fn check(&self, workflow: &Workflow, input: &Map<String, Value>) -> Result<()> {
+        let parsed = basic::parse(&workflow.script.source);
+        let deployment = &self.inner.deployment;
+        let mut variables: std::collections::BTreeSet<String> = input.keys().cloned().collect();
+        if let Some(package) = deployment.package(&workflow.bot) {
+            variables.extend(package.config.params().iter().map(|(k, _)| k.to_string()));
+        }
+        let context = basic::CheckContext {
+            known_bots: (!deployment.packages.is_empty()).then(|| deployment.bot_names()),
+            variables,
+        };
+        let mut diagnostics = parsed.diagnostics;
+        diagnostics.extend(basic::check(&parsed.program, &context));
+        if basic::has_errors(&diagnostics) {
+            return Err(Error::Check {
+                file: workflow.script.path.display().to_string(),
+                source_text: workflow.script.source.clone(),
+                diagnostics,
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates a run of `workflow` (checked first) without driving it. The
+    /// same `id` never creates two runs: the second call returns the existing
+    /// run and `false`. A fresh UUID v7 is the id when none is given.
+    pub async fn start(
+        &self,
+        workflow: &Workflow,
+        input: Value,
+        id: Option<String>,
+    ) -> Result<(RunRecord, bool)> {
+        let mut runs = self.start_many(workflow, vec![(input, id)]).await?;
+        runs.pop()
+            .ok_or_else(|| Error::Commit("the store created no run".to_owned()))
+    }
+
+    /// Creates many runs of one workflow in one transaction (see [`start`](Self::start)).
+    pub async fn start_many(
+        &self,
+        workflow: &Workflow,
+        runs: Vec<(Value, Option<String>)>,
+    ) -> Result<Vec<(RunRecord, bool)>> {
+        let first_input = runs
+            .first()
+            .and_then(|(input, _)| input.as_object().cloned())
+            .unwrap_or_default();
+        self.check(workflow, &first_input)?;
+        let script = &workflow.script;
+        let compiled = self.inner.programs.get_or_compile(
+            &script.hash,
+            &script.path.display().to_string(),
+            &script.source,
+        )?;
+        let now = now_ms();
+        let mut news = Vec::with_capacity(runs.len());
+        for (input, id) in runs {
+            let input = match input {
+                Value::Object(map) => map,
+                Value::Null => Map::new(),
+                other => return Err(Error::InputNotObject(json_kind(&other))),
+            };
+            let input = Value::Object(input);
+            let bytes = input.to_string().len();
+            if bytes > MAX_VALUE_BYTES {
+                return Err(Error::TooLarge {
+                    what: "the run's input".to_owned(),
+                    bytes,
+                    limit: MAX_VALUE_BYTES,
+                });
+            }
+            let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+            let Value::Object(map) = &input else {
+                unreachable!("built as an object above")
+            };
+            let state = Stored::new(engine::start(&compiled, map.clone(), &id)).encode();
+            news.push(NewRun {
+                id,
+                workflow: workflow.name.clone(),
+                bot: workflow.bot.clone(),
+                program_hash: script.hash.clone(),
+                status: RunStatus::Running,
+                state,
+                input,
+                wake_at: None,
+                parent_run: None,
+                now,
+            });
+        }
+        self.inner
+            .store
+            .put_program(&script.hash, &script.source)
+            .await?;
+        Ok(self.inner.store.create_runs(news).await?)
+    }
+
+    /// Claims the run and drives it until it ends, waits or is taken over.
+    /// A run that is leased by another live driver, or has ended, is left
+    /// alone ([`Driven`] from its stored status).
+    pub async fn drive(&self, id: &str) -> Result<Driven> {
+        let claimed = self
+            .inner
+            .store
+            .claim_run(
+                id,
+                &self.inner.node,
+                now_ms(),
+                self.inner.options.lease_ttl_ms,
+            )
+            .await?;
+        match claimed {
+            Some(record) => self.drive_claimed(record).await,
+            None => {
+                let record = self
+                    .inner
+                    .store
+                    .run(id)
+                    .await?
+                    .ok_or_else(|| Error::UnknownRun(id.to_owned()))?;
+                Ok(match record.status {
+                    RunStatus::Waiting => Driven::Waiting {
+                        wake_at: record.wake_at,
+                    },
+                    RunStatus::Running => Driven::Fenced,
+                    status => Driven::Finished(status),
+                })
+            }
+        }
+    }
+
+    /// Claims up to 256 runs that are runnable now (left `running` by a dead
+    /// driver whose lease lapsed, or `waiting` and due), for [`drive_claimed`](Self::drive_claimed).
+    pub async fn claim_due(&self) -> Result<Vec<RunRecord>> {
+        Ok(self
+            .inner
+            .store
+            .claim(
+                &self.inner.node,
+                now_ms(),
+                self.inner.options.lease_ttl_ms,
+                256,
+            )
+            .await?)
+    }
+
+    /// Drives a run this node has claimed.
+    pub async fn drive_claimed(&self, record: RunRecord) -> Result<Driven> {
+        Driver::new(self.inner.clone(), record).await?.drive().await
+    }
+
+    /// Drives the run until it ends or waits on something other than a
+    /// timer: timers are slept through here, and a run another driver holds
+    /// is waited for until that driver's lease lapses.
+    pub async fn run_to_end(&self, id: &str) -> Result<RunStatus> {
+        loop {
+            match self.drive(id).await? {
+                Driven::Finished(status) => return Ok(status),
+                Driven::Waiting { wake_at: None } => return Ok(RunStatus::Waiting),
+                Driven::Waiting { wake_at: Some(due) } => sleep_until(due).await,
+                Driven::Fenced => {
+                    let record = self.inner.store.run(id).await?;
+                    match record {
+                        Some(r) if r.status.is_terminal() => return Ok(r.status),
+                        Some(r) => {
+                            let until = r.lease_until.unwrap_or(0).max(r.wake_at.unwrap_or(0));
+                            sleep_until(until.max(now_ms() + 20)).await;
+                        }
+                        None => return Err(Error::UnknownRun(id.to_owned())),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recovery: claims every run that is `running` (its driver gone) or
+    /// `waiting` and due, and drives them all concurrently; repeats until no
+    /// run is runnable. Runs still leased by a driver that may be dead are
+    /// waited for until their lease lapses.
+    pub async fn resume_all(&self) -> Result<ResumeReport> {
+        let mut report = ResumeReport::default();
+        loop {
+            let claimed = self.claim_due().await?;
+            if claimed.is_empty() {
+                let running = self
+                    .inner
+                    .store
+                    .list_runs(RunFilter {
+                        status: Some(RunStatus::Running),
+                        limit: 1000,
+                        ..RunFilter::default()
+                    })
+                    .await?;
+                let mut next = None;
+                for summary in running {
+                    if let Some(run) = self.inner.store.run(&summary.id).await?
+                        && run.status == RunStatus::Running
+                    {
+                        let until = run.lease_until.unwrap_or(0);
+                        next = Some(next.map_or(until, |n: i64| n.min(until)));
+                    }
+                }
+                match next {
+                    Some(until) => {
+                        sleep_until(until.max(now_ms()) + 10).await;
+                        continue;
+                    }
+                    None => return Ok(report),
+                }
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            for record in claimed {
+                let runtime = self.clone();
+                tasks.spawn(async move { runtime.drive_claimed(record).await });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                report.driven += 1;
+                match joined {
+                    Ok(Ok(Driven::Finished(_))) => report.finished += 1,
+                    Ok(Ok(Driven::Waiting { .. })) => report.waiting += 1,
+                    Ok(Ok(Driven::Fenced)) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "resuming a run failed"),
+                    Err(error) => tracing::warn!(%error, "a run's driver panicked"),
+                }
+            }
+        }
+    }
+
+    /// `runs retry`: continues a failed run from the last durable point
+    /// before its failure (the failed step is asked again), then drives it.
+    pub async fn retry(&self, id: &str) -> Result<RunStatus> {
+        let record = self.record(id).await?;
+        if record.status != RunStatus::Failed {
+            return Err(Error::Conflict {
+                run: id.to_owned(),
+                message: format!(
+                    "only a failed run can be retried; this one is {}",
+                    record.status
+                ),
+            });
+        }
+        let stored = Stored::decode(id, record.state.clone())?;
+        let Some(before) = stored.before_failure else {
+            return Err(Error::Conflict {
+                run: id.to_owned(),
+                message: "the run has no recorded state before its failure to retry from"
+                    .to_owned(),
+            });
+        };
+        let reopened = Stored::new(before);
+        let point = self.admin_point(&record, RunStatus::Running, reopened.engine, "retry");
+        self.commit_admin(id, point).await?;
+        // The reopened run is driven at the epoch it failed under (an ended
+        // run's lease is left to lapse, so it cannot be claimed before that);
+        // a claim by anybody else fences this driver.
+        let record = self.record(id).await?;
+        match self.drive_claimed(record).await? {
+            Driven::Finished(status) => Ok(status),
+            _ => self.run_to_end(id).await,
+        }
+    }
+
+    /// `runs cancel`: ends a run that is running or waiting with status
+    /// `cancelled`. A run another driver is driving right now is refused.
+    pub async fn cancel(&self, id: &str) -> Result<()> {
+        let record = self.record(id).await?;
+        if record.status.is_terminal() {
+            return Err(Error::Conflict {
+                run: id.to_owned(),
+                message: format!("the run has already ended ({})", record.status),
+            });
+        }
+        let claimed = self
+            .inner
+            .store
+            .claim_run(
+                id,
+                &self.inner.node,
+                now_ms(),
+                self.inner.options.lease_ttl_ms,
+            )
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                run: id.to_owned(),
+                message: "another driver holds the run right now; try again when its lease lapses"
+                    .to_owned(),
+            })?;
+        let stored = Stored::decode(id, claimed.state.clone())?;
+        let point = self.admin_point(
+            &claimed,
+            RunStatus::Cancelled,
+            stored.engine,
+            "run_cancelled",
+        );
+        self.commit_admin(id, point).await?;
+        let _ = self
+            .inner
+            .store
+            .release(id, &self.inner.node, claimed.lease_epoch)
+            .await;
+        Ok(())
+    }
+
+    async fn record(&self, id: &str) -> Result<RunRecord> {
+        self.inner
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| Error::UnknownRun(id.to_owned()))
+    }
+
+    fn admin_point(
+        &self,
+        record: &RunRecord,
+        status: RunStatus,
+        engine: RunState,
+        kind: &str,
+    ) -> DurablePoint {
+        DurablePoint {
+            run_id: record.id.clone(),
+            epoch: record.lease_epoch,
+            status,
+            state: Stored::new(engine).encode(),
+            wake_at: None,
+            result: None,
+            error: None,
+            steps: Vec::new(),
+            memory: Vec::new(),
+            events: Vec::new(),
+            journal: vec![NewJournalEntry {
+                kind: kind.to_owned(),
+                data: json!({"by": self.inner.node}),
+            }],
+            now: now_ms(),
+        }
+    }
+
+    async fn commit_admin(&self, id: &str, point: DurablePoint) -> Result<()> {
+        match self.inner.committer.commit(point).await? {
+            PointOutcome::Ok => Ok(()),
+            PointOutcome::Fenced => Err(Error::Conflict {
+                run: id.to_owned(),
+                message: "the run changed meanwhile; try again".to_owned(),
+            }),
+            PointOutcome::Rejected(reason) => Err(Error::Commit(reason)),
+        }
+    }
+}
+
+fn list(deployment: &Deployment) -> String {
+    let names: Vec<String> = deployment
+        .workflows()
+        .into_iter()
+        .map(|(package, w)| format!("{:?} ({}.gbai/{})", w.name, package.name, w.script))
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+async fn sleep_until(due_ms: i64) {
+    let wait = u64::try_from(due_ms - now_ms()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+/// A deployment with no packages, for a lone script outside any package.
+pub fn empty_deployment(root: &Path) -> Deployment {
+    Deployment {
+        root: root.to_path_buf(),
+        packages: Default::default(),
+    }
+}
