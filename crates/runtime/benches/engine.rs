@@ -50,30 +50,38 @@ fn main() {
         let rt = runtime(dir.path()).await;
         let workflow = rt.workflow(None).expect("one workflow");
 
+        // `cargo bench -p runtime --bench engine -- throughput` runs only (b),
+        // `-- latency` only (a).
+        let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+        let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
+
         // (a) Latency at concurrency 1.
-        let mut per_step = Vec::new();
-        for i in 0..210 {
-            let started = Instant::now();
-            let (run, _) = rt
-                .start(&workflow, json!({"i": i}), None)
-                .await
-                .expect("starts");
-            rt.run_to_end(&run.id).await.expect("completes");
-            if i >= 10 {
-                per_step.push(started.elapsed().as_secs_f64() * 1000.0 / STEPS as f64);
+        if wants("latency") {
+            let mut per_step = Vec::new();
+            for i in 0..210 {
+                let started = Instant::now();
+                let (run, _) = rt
+                    .start(&workflow, json!({"i": i}), None)
+                    .await
+                    .expect("starts");
+                rt.run_to_end(&run.id).await.expect("completes");
+                if i >= 10 {
+                    per_step.push(started.elapsed().as_secs_f64() * 1000.0 / STEPS as f64);
+                }
             }
-        }
-        per_step.sort_by(f64::total_cmp);
-        let p50 = per_step[per_step.len() / 2];
-        let p99 = per_step[per_step.len() * 99 / 100];
-        println!(
-            "(a) 10-step workflow, no-op bots, concurrency 1, SQLite FULL: \
+            per_step.sort_by(f64::total_cmp);
+            let p50 = per_step[per_step.len() / 2];
+            let p99 = per_step[per_step.len() * 99 / 100];
+            println!(
+                "(a) 10-step workflow, no-op bots, concurrency 1, SQLite FULL: \
              p50 {p50:.3} ms per step, p99 {p99:.3} ms per step ({} runs)",
-            per_step.len()
-        );
+                per_step.len()
+            );
+        }
 
         // (b) Throughput at concurrency 256.
-        for round in 0..3 {
+        let rounds = if wants("throughput") { 3 } else { 0 };
+        for round in 0..rounds {
             let inputs = (0..256).map(|i| (json!({"i": i}), None)).collect();
             let stats = rt.stats();
             let (points0, commits0) = (stats.points(), stats.commits());
