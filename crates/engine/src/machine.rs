@@ -5,7 +5,7 @@
 //! therefore runs up to its first request before its sibling starts, and two
 //! runs given the same answers produce the same effects in the same order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -19,7 +19,7 @@ use crate::protocol::{
     Advance, Answer, Effect, ErrorValue, OnTimeout, Outcome, Request, RequestKind,
 };
 use crate::state::{
-    ActiveStep, Fiber, FiberStatus, Finished, Frame, JoinState, LoopState, RunState,
+    ActiveStep, Fiber, FiberStatus, Finished, Frame, JoinState, LoopState, RunState, Written,
 };
 use crate::value::{self, Num, to_num, to_text, truthy};
 
@@ -44,6 +44,7 @@ pub fn start(compiled: &Compiled, input: Map<String, Value>, seed: &str) -> RunS
         parent: None,
         label: String::new(),
         step_number: None,
+        written: None,
         base_vars: None,
     };
     RunState {
@@ -183,11 +184,40 @@ pub fn deliver_event(compiled: &Compiled, state: &mut RunState, event: Value) ->
                 parent: None,
                 label: name.clone(),
                 step_number: None,
-                base_vars: Some(base.clone()),
+                written: Some(handler_writes()),
+                base_vars: None,
             },
         );
     }
     entries.len()
+}
+
+/// What a handler has written when it starts: `event`, which it hands back
+/// to the run like any variable it sets.
+fn handler_writes() -> Written {
+    Written {
+        vars: BTreeSet::from(["event".to_owned()]),
+        locals: BTreeSet::new(),
+    }
+}
+
+/// The entries of `theirs` that a finished branch or handler hands back:
+/// those it wrote, or, in a state stored before writes were tracked
+/// (`written` is `None`), those whose value differs from `base`. They keep
+/// `theirs`'s order, so new variables appear in the order they were made.
+fn handed_back(
+    theirs: &Map<String, Value>,
+    written: Option<&BTreeSet<String>>,
+    base: &Map<String, Value>,
+) -> Vec<(String, Value)> {
+    theirs
+        .iter()
+        .filter(|(key, value)| match written {
+            Some(written) => written.contains(*key),
+            None => base.get(*key) != Some(*value),
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
 }
 
 /// Whether a fiber runs an `ON EVENT` handler (neither the main program nor a branch).
@@ -354,19 +384,33 @@ impl Machine<'_> {
             });
         }
         let fiber = self.fiber_mut(fid)?;
-        let Fiber { vars, frames, .. } = fiber;
+        let Fiber {
+            vars,
+            frames,
+            written,
+            ..
+        } = fiber;
+        let bottom = frames.len() == 1;
         let frame = frames
             .last_mut()
             .ok_or_else(|| runtime("the fiber has no frame"))?;
         // In a procedure, a name is local unless it is already a run variable
         // and not a local: procedures see and update the run's variables but
         // keep their own temporaries to themselves.
-        let slot = match frame.locals.as_mut() {
-            Some(locals)
-                if locals.contains_key(&target.root) || !vars.contains_key(&target.root) =>
-            {
-                locals.entry(target.root.clone()).or_insert(Value::Null)
+        let local = frame.locals.as_ref().is_some_and(|locals| {
+            locals.contains_key(&target.root) || !vars.contains_key(&target.root)
+        });
+        if let Some(written) = written {
+            // A called procedure's own locals die with its frame; only the
+            // bottom frame's locals belong to a branch's join.
+            match (local, bottom) {
+                (false, _) => written.var(&target.root),
+                (true, true) => written.local(&target.root),
+                (true, false) => {}
             }
+        }
+        let slot = match frame.locals.as_mut() {
+            Some(locals) if local => locals.entry(target.root.clone()).or_insert(Value::Null),
             _ => vars.entry(target.root.clone()).or_insert(Value::Null),
         };
         set_path(slot, &keys, value).map_err(runtime)
@@ -376,7 +420,11 @@ impl Machine<'_> {
     fn merge(&mut self, fid: u32, object: Map<String, Value>) -> Flow {
         let fiber = self.fiber_mut(fid)?;
         for (key, value) in object {
-            fiber.vars.insert(key.to_lowercase(), value);
+            let key = key.to_lowercase();
+            if let Some(written) = fiber.written.as_mut() {
+                written.var(&key);
+            }
+            fiber.vars.insert(key, value);
         }
         Ok(())
     }
@@ -798,12 +846,17 @@ impl Machine<'_> {
         let Some(handler) = self.state.fibers.remove(&fid) else {
             return;
         };
-        let base = handler.base_vars.unwrap_or_default();
         if let Some(main) = self.state.fibers.get_mut(&0) {
-            for (key, value) in handler.vars {
-                if base.get(&key) != Some(&value) {
-                    main.vars.insert(key, value);
-                }
+            // Only what the handler wrote: the main fiber (or a join) may
+            // have changed other variables while the handler was waiting.
+            let base = handler.base_vars.as_ref().unwrap_or(&main.vars);
+            let changes = handed_back(
+                &handler.vars,
+                handler.written.as_ref().map(|w| &w.vars),
+                base,
+            );
+            for (key, value) in changes {
+                main.vars.insert(key, value);
             }
         }
         let queued = self
@@ -823,7 +876,8 @@ impl Machine<'_> {
             let event = next.vars.get("event").cloned().unwrap_or(Value::Null);
             next.vars = current.clone();
             next.vars.insert("event".to_owned(), event);
-            next.base_vars = Some(current);
+            next.written = Some(handler_writes());
+            next.base_vars = None;
             next.status = FiberStatus::Ready;
         }
     }
@@ -913,6 +967,9 @@ impl Machine<'_> {
             && step.error.is_none()
         {
             step.error = Some(error.clone());
+        }
+        if let Some(written) = fiber.written.as_mut() {
+            written.var("error");
         }
         fiber.vars.insert("error".to_owned(), error.to_value());
         let handler = fiber.frames.iter().rposition(|f| f.on_error.is_some());
@@ -1014,6 +1071,7 @@ impl Machine<'_> {
                     parent: Some(fid),
                     label: label.clone(),
                     step_number: step_number.clone(),
+                    written: Some(Written::default()),
                     base_vars: None,
                 },
             );
@@ -1095,22 +1153,42 @@ impl Machine<'_> {
         fiber.status = FiberStatus::Ready;
         fiber.pc = join.after;
         if succeeded >= join.need {
-            // Merge in branch-label order: the result does not depend on how the branches interleaved.
+            // Merge what each branch wrote, in branch-label order: the result
+            // does not depend on how the branches interleaved, and a branch
+            // that never touched a variable cannot undo a sibling's change.
+            // What the branches wrote, the parent wrote, for its own join
+            // (a nested PARALLEL) or its handler's end.
+            let bottom = fiber.frames.len() == 1;
+            // A state stored before writes were tracked has no record of
+            // them: compare with the parent's variables before this join
+            // merged anything, which are the fork-time ones unless a handler
+            // wrote back meanwhile.
+            let (before_vars, before_locals) = if children.iter().any(|c| c.written.is_none()) {
+                let locals = fiber.frames.last().and_then(|f| f.locals.clone());
+                (fiber.vars.clone(), locals.unwrap_or_default())
+            } else {
+                (Map::new(), Map::new())
+            };
             for child in children.iter().filter(|c| c.status == FiberStatus::Done) {
-                for (key, value) in &child.vars {
-                    if fiber.vars.get(key) != Some(value) {
-                        fiber.vars.insert(key.clone(), value.clone());
+                let written = child.written.as_ref();
+                let changes = handed_back(&child.vars, written.map(|w| &w.vars), &before_vars);
+                for (key, value) in changes {
+                    if let Some(parent_writes) = fiber.written.as_mut() {
+                        parent_writes.var(&key);
                     }
+                    fiber.vars.insert(key, value);
                 }
                 if let (Some(Some(theirs)), Some(frame)) = (
                     child.frames.first().map(|f| f.locals.as_ref()),
                     fiber.frames.last_mut(),
                 ) && let Some(ours) = frame.locals.as_mut()
                 {
-                    for (key, value) in theirs {
-                        if ours.get(key) != Some(value) {
-                            ours.insert(key.clone(), value.clone());
+                    let changes = handed_back(theirs, written.map(|w| &w.locals), &before_locals);
+                    for (key, value) in changes {
+                        if bottom && let Some(parent_writes) = fiber.written.as_mut() {
+                            parent_writes.local(&key);
                         }
+                        ours.insert(key, value);
                     }
                 }
             }

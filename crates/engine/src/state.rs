@@ -3,7 +3,7 @@
 //! It is plain data with serde derives; the runtime stores it as JSON and a
 //! deserialised copy continues exactly like the original (tested).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -66,10 +66,46 @@ pub(crate) struct Fiber {
     /// For a branch: the number of the `STEP` of its `PARALLEL`, which its
     /// requests belong to when they are in no step of their own.
     pub step_number: Option<String>,
-    /// For an event handler: the run's variables when it started, to tell
-    /// which ones it changed.
-    #[serde(default)]
+    /// For a branch or an event handler: the names it wrote since it
+    /// started, which are what its join or its end hands back. `None` for
+    /// the main fiber, whose writes go nowhere else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<Written>,
+    /// For an event handler in a state stored before `written` existed:
+    /// the run's variables when it started, to tell which ones it changed.
+    /// Never set for new fibers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_vars: Option<Map<String, Value>>,
+}
+
+/// The names a branch or handler fiber wrote. Only these are handed back,
+/// so a branch that never touched a variable cannot undo a sibling's (or a
+/// handler's) change to it, and of two branches that wrote it the later
+/// label wins, whatever values they wrote.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Written {
+    /// Run variables.
+    pub vars: BTreeSet<String>,
+    /// Locals of the fiber's bottom frame: a `PARALLEL` inside a procedure
+    /// forks that procedure's locals too.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub locals: BTreeSet<String>,
+}
+
+impl Written {
+    /// Notes a write of a run variable.
+    pub fn var(&mut self, name: &str) {
+        if !self.vars.contains(name) {
+            self.vars.insert(name.to_owned());
+        }
+    }
+
+    /// Notes a write of a bottom-frame local.
+    pub fn local(&mut self, name: &str) {
+        if !self.locals.contains(name) {
+            self.locals.insert(name.to_owned());
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -230,3 +230,26 @@ fn every_template_script_compiles_and_the_tool_scripts_answer() {
         Outcome::Completed(json!({"category": "damaged", "confidence": 0.9}))
     );
 }
+
+#[test]
+fn a_state_stored_before_branch_writes_were_tracked_still_joins() {
+    let source = "x = 0\nSTEP 1: PARALLEL\n  BRANCH A:\n    x = 1\n    BOT \"a\" \"go\"\n  END BRANCH\n  BRANCH B:\n    y = 2\n    BOT \"b\" \"go\"\n  END BRANCH\nEND PARALLEL\n";
+    let (compiled, mut state) = start(source);
+    let Outcome::Blocked(open) = engine::advance(&compiled, &mut state, 0, 1000).outcome else {
+        panic!("both branches wait for their bots");
+    };
+    // The stored JSON of an older engine has no `written` in its fibers.
+    let mut stored = serde_json::to_value(&state).unwrap();
+    let fibers = stored["fibers"].as_object_mut().unwrap();
+    let mut stripped = 0;
+    for fiber in fibers.values_mut() {
+        stripped += usize::from(fiber.as_object_mut().unwrap().remove("written").is_some());
+    }
+    assert_eq!(stripped, 2, "both branches record their writes");
+    let mut state: engine::RunState = serde_json::from_value(stored).unwrap();
+    for request in &open {
+        engine::resume(&compiled, &mut state, Answer::ok(request.id, json!({}))).unwrap();
+    }
+    let outcome = engine::advance(&compiled, &mut state, 0, 1000).outcome;
+    assert_eq!(outcome, Outcome::Completed(json!({"x": 1, "y": 2})));
+}
