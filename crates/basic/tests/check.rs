@@ -8,23 +8,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use basic::{CheckContext, Code, Diagnostic, LineIndex, check, has_errors, parse};
+mod common;
 
-/// The deployment every corpus file is checked against.
-const BOTS: &[&str] = &[
-    "classifier",
-    "order-checker",
-    "refund-processor",
-    "inventory-updater",
-    "support-bot-2",
-];
-
-fn deployment() -> CheckContext {
-    CheckContext {
-        known_bots: Some(BOTS.iter().map(|b| (*b).to_owned()).collect()),
-        ..CheckContext::default()
-    }
-}
+use basic::{CheckContext, Code, Diagnostic, check, has_errors, parse};
+use common::{corpus_files, deployment, render};
 
 /// Parses `source`, which must have no syntax errors, and checks it.
 fn check_source(source: &str, context: &CheckContext, what: &str) -> Vec<Diagnostic> {
@@ -42,34 +29,12 @@ fn check_source(source: &str, context: &CheckContext, what: &str) -> Vec<Diagnos
     check(&parsed.program, context)
 }
 
-fn render(source: &str, diagnostics: &[Diagnostic]) -> String {
-    let index = LineIndex::new(source);
-    let at = |offset: u32| {
-        let lc = index.line_col(source, offset);
-        format!("{}:{}", lc.line, lc.column)
-    };
-    let mut out = String::new();
-    for d in diagnostics {
-        out.push_str(&format!("{} {} {}\n", d.code, at(d.span.start), d.message));
-        if let Some(hint) = &d.hint {
-            out.push_str(&format!("  hint: {hint}\n"));
-        }
-        for label in &d.labels {
-            out.push_str(&format!("  {} {}\n", at(label.span.start), label.message));
-        }
-    }
-    if out.is_empty() {
-        out.push_str("(no diagnostics)\n");
-    }
-    out
-}
-
 #[test]
 fn snapshots() {
     insta::glob!("data/check/*.bas", |path| {
         let source = std::fs::read_to_string(path).unwrap();
         let diagnostics = check_source(&source, &deployment(), &path.display().to_string());
-        insta::assert_snapshot!(render(&source, &diagnostics));
+        insta::assert_snapshot!(render(&source, &diagnostics, "(no diagnostics)"));
     });
 }
 
@@ -101,13 +66,13 @@ fn file_names_say_what_each_file_gets() {
             assert!(
                 diagnostics.is_empty(),
                 "{name} should be clean:\n{}",
-                render(&source, &diagnostics)
+                render(&source, &diagnostics, "(no diagnostics)")
             );
         } else {
             assert!(
                 diagnostics.iter().any(|d| d.code.as_str() == prefix),
                 "{name} never gets {prefix}:\n{}",
-                render(&source, &diagnostics)
+                render(&source, &diagnostics, "(no diagnostics)")
             );
         }
     }
@@ -174,7 +139,11 @@ END WORKFLOW
 fn the_headline_program_is_clean_with_or_without_a_deployment() {
     for context in [CheckContext::default(), deployment()] {
         let diagnostics = check_source(HEADLINE, &context, "the headline program");
-        assert!(diagnostics.is_empty(), "{}", render(HEADLINE, &diagnostics));
+        assert!(
+            diagnostics.is_empty(),
+            "{}",
+            render(HEADLINE, &diagnostics, "(no diagnostics)")
+        );
     }
 }
 
@@ -188,7 +157,7 @@ fn bots_are_not_checked_when_the_deployment_is_unknown() {
     assert!(
         diagnostics.iter().all(|d| d.code != Code::UnknownBot),
         "{}",
-        render(&source, &diagnostics)
+        render(&source, &diagnostics, "(no diagnostics)")
     );
 }
 
@@ -251,27 +220,11 @@ fn diagnostics_come_in_source_order() {
 
 #[test]
 fn the_checker_never_panics_on_any_corpus_file() {
-    let mut files = Vec::new();
-    collect_bas(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
-        &mut files,
-    );
-    for path in files {
+    for path in corpus_files() {
         let source = std::fs::read_to_string(&path).unwrap();
         let parsed = parse(&source);
         for context in [CheckContext::default(), deployment()] {
             let _ = check(&parsed.program, &context);
-        }
-    }
-}
-
-fn collect_bas(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect_bas(&path, out);
-        } else if path.extension().is_some_and(|e| e == "bas") {
-            out.push(path);
         }
     }
 }

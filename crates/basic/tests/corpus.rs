@@ -8,47 +8,11 @@
 //! `null` (an absent optional part), and a few nodes get a short form (see
 //! [`shorthand`]). Nothing else is left out, so a change in the tree shows up here.
 
-use basic::{CheckContext, Diagnostic, LineIndex, Program, check, parse};
+mod common;
+
+use basic::{Program, check, parse};
+use common::{deployment, render};
 use serde_json::Value;
-
-/// The deployment every corpus file is checked against (the same as `tests/check.rs`).
-const BOTS: &[&str] = &[
-    "classifier",
-    "order-checker",
-    "refund-processor",
-    "inventory-updater",
-    "support-bot-2",
-];
-
-fn deployment() -> CheckContext {
-    CheckContext {
-        known_bots: Some(BOTS.iter().map(|b| (*b).to_owned()).collect()),
-        ..CheckContext::default()
-    }
-}
-
-/// Diagnostics as `tests/check.rs` renders them.
-fn render(source: &str, diagnostics: &[Diagnostic]) -> String {
-    let index = LineIndex::new(source);
-    let at = |offset: u32| {
-        let lc = index.line_col(source, offset);
-        format!("{}:{}", lc.line, lc.column)
-    };
-    let mut out = String::new();
-    for d in diagnostics {
-        out.push_str(&format!("{} {} {}\n", d.code, at(d.span.start), d.message));
-        if let Some(hint) = &d.hint {
-            out.push_str(&format!("  hint: {hint}\n"));
-        }
-        for label in &d.labels {
-            out.push_str(&format!("  {} {}\n", at(label.span.start), label.message));
-        }
-    }
-    if out.is_empty() {
-        out.push_str("(none)\n");
-    }
-    out
-}
 
 /// The tree as JSON without spans and nulls, expressions collapsed to their kind.
 fn readable_tree(program: &Program) -> Value {
@@ -271,9 +235,9 @@ fn snapshot(source: &str) -> String {
     let checked = check(&parsed.program, &deployment());
     let mut out = String::new();
     out.push_str("parse:\n");
-    out.push_str(&render(source, &parsed.diagnostics));
+    out.push_str(&render(source, &parsed.diagnostics, "(none)"));
     out.push_str("check:\n");
-    out.push_str(&render(source, &checked));
+    out.push_str(&render(source, &checked, "(none)"));
     out.push_str("tree:\n");
     let tree = readable_tree(&parsed.program);
     yaml(&tree["body"], 2, &mut out);

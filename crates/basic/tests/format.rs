@@ -2,10 +2,10 @@
 //! every error-free `.bas` under `tests/data/` the two promises of `format`:
 //! it is idempotent, and the formatted text parses to the same tree.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use basic::{Program, format, has_errors, parse};
-use serde_json::Value;
+use common::{corpus_files, without_spans};
 
 /// Formats `source`, which must parse without errors.
 fn format_source(source: &str, what: &str) -> String {
@@ -28,11 +28,7 @@ fn snapshots() {
 
 #[test]
 fn every_corpus_file_round_trips() {
-    let mut files = Vec::new();
-    collect_bas(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
-        &mut files,
-    );
+    let files = corpus_files();
     assert!(!files.is_empty(), "no .bas files under tests/data");
     let mut checked = 0;
     for path in &files {
@@ -76,40 +72,6 @@ fn assert_round_trip(program: &Program, what: &str) {
     for line in once.lines() {
         assert_eq!(line, line.trim_end(), "{what}: trailing blanks in {line:?}");
     }
-}
-
-fn collect_bas(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.map(|entry| entry.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_bas(&path, files);
-        } else if path.extension().is_some_and(|ext| ext == "bas") {
-            files.push(path);
-        }
-    }
-}
-
-/// The tree as JSON, without the keys that hold source positions.
-fn without_spans(program: &Program) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.retain(|key, _| {
-                    !matches!(key.as_str(), "span" | "number_span" | "keyword_span")
-                });
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(program).unwrap();
-    strip(&mut value);
-    value
 }
 
 /// Trees built by hand, for the parts of the style that do not depend on the parser.

@@ -2,12 +2,14 @@
 //! parser produces, must format to text that parses without diagnostics back
 //! to the same tree (spans aside), and formatting must be idempotent.
 
+mod common;
+
 use basic::ast::*;
 use basic::{Span, format, parse};
+use common::without_spans;
 use proptest::prelude::*;
 use proptest::strategy::Union;
 use proptest::test_runner::TestRunner;
-use serde_json::Value;
 
 // ---- Expressions --------------------------------------------------------------
 
@@ -744,25 +746,6 @@ fn drop_trailing_blanks(block: &mut Block) {
 }
 
 // ---- The properties -------------------------------------------------------------
-
-/// The tree as JSON, without the keys that hold source positions.
-fn without_spans(program: &Program) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.retain(|key, _| {
-                    !matches!(key.as_str(), "span" | "number_span" | "keyword_span")
-                });
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(program).unwrap();
-    strip(&mut value);
-    value
-}
 
 /// Nested boxed strategies build deep value trees: give the runner a large stack.
 const STACK: usize = 256 << 20;

@@ -1,51 +1,20 @@
 //! Parser edge cases that a data file cannot hold well: byte-order marks,
 //! CRLF line ends, pathological nesting, and spans on odd text.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use basic::{Code, Diagnostic, Program, check, decode, parse};
+mod common;
+
+use basic::{Code, Diagnostic, check, decode, parse};
+use common::{corpus_files, without_spans};
 use serde_json::Value;
-
-/// The tree as JSON, without the keys that hold source positions.
-fn without_spans(program: &Program) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.retain(|key, _| {
-                    !matches!(key.as_str(), "span" | "number_span" | "keyword_span")
-                });
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(program).expect("the tree serializes");
-    strip(&mut value);
-    value
-}
 
 fn codes(diagnostics: &[Diagnostic]) -> Vec<&'static str> {
     diagnostics.iter().map(|d| d.code.as_str()).collect()
 }
 
 fn corpus() -> Vec<(PathBuf, String)> {
-    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("tests/data is readable") {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                collect(&path, out);
-            } else if path.extension().is_some_and(|e| e == "bas") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    collect(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
-        &mut files,
-    );
-    files.sort();
+    let files = corpus_files();
     files
         .into_iter()
         .map(|path| {

@@ -9,8 +9,9 @@
 //! - a program that parses without errors formats to text that parses
 //!   without errors again.
 
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+mod common;
 
 use basic::{CheckContext, Parsed, check, decode, format, has_errors, parse};
 use proptest::prelude::*;
@@ -20,22 +21,7 @@ use serde_json::Value;
 fn corpus() -> &'static [Vec<char>] {
     static CORPUS: OnceLock<Vec<Vec<char>>> = OnceLock::new();
     CORPUS.get_or_init(|| {
-        fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).expect("tests/data is readable") {
-                let path = entry.expect("a directory entry").path();
-                if path.is_dir() {
-                    collect(&path, out);
-                } else if path.extension().is_some_and(|e| e == "bas") {
-                    out.push(path);
-                }
-            }
-        }
-        let mut files = Vec::new();
-        collect(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
-            &mut files,
-        );
-        files.sort();
+        let mut files = common::corpus_files();
         // The nesting file is left out: its tree is `MAX_NESTING` deep, and the
         // JSON walk below would need more stack than a test thread has.
         // `tests/parser_edges.rs` covers deep input.
