@@ -159,6 +159,8 @@ impl Parser<'_> {
         match op {
             Some((op, power)) => {
                 self.bump();
+                // Like a binary operator, a sign at the end of a line continues it.
+                self.skip_continuation();
                 let operand = self.expr_bp(power);
                 let span = token.span.cover(operand.span);
                 Expr {
