@@ -31,6 +31,12 @@ enum Command {
     Run(commands::run::Args),
     Runs(commands::runs::Args),
     Resume(commands::resume::Args),
+    /// See human approval requests.
+    Approvals(commands::approvals::ListArgs),
+    /// Approve a human approval request, then continue its run.
+    Approve(commands::approvals::DecideArgs),
+    /// Deny a human approval request, then continue its run.
+    Deny(commands::approvals::DecideArgs),
 }
 
 /// Arguments that cannot be used (a missing path, a file of the wrong kind):
@@ -54,6 +60,9 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Runs(args) => commands::runs::run(args),
         Command::Resume(args) => commands::resume::run(args),
+        Command::Approvals(args) => commands::approvals::list(args),
+        Command::Approve(args) => commands::approvals::decide(args, true),
+        Command::Deny(args) => commands::approvals::decide(args, false),
     };
     match result {
         Ok(code) => code,

@@ -167,6 +167,29 @@ async fn show(
             }
             Progress::Talk { bot, text, .. } => line(&bars, tty, format!("  {bot}: {text}")),
             Progress::Print { bot, text, .. } => line(&bars, tty, format!("  [{bot}] {text}")),
+            Progress::ApprovalRequested {
+                approval,
+                approvers,
+                message,
+                due_at,
+                ..
+            } => {
+                let mut text = format!("⏸ waiting for approval from {}", approvers.join(", "));
+                if let Some(message) = message {
+                    text.push_str(&format!(": {message}"));
+                }
+                if let Some(due) = due_at {
+                    text.push_str(&format!(" (until {})", crate::runner::time(due)));
+                }
+                line(&bars, tty, format!("  {text}"));
+                for who in &approvers {
+                    line(
+                        &bars,
+                        tty,
+                        format!("    botflow approve {approval} --as {who}"),
+                    );
+                }
+            }
             Progress::RunStopped { .. } => {}
         }
     }

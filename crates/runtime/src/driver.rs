@@ -14,6 +14,8 @@
 //! A run blocked only on timers is committed as `waiting` with `wake_at` and
 //! its driver ends: a waiting run costs its row, not a task.
 
+mod approvals;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -85,6 +87,8 @@ pub(crate) struct Driver {
     open: HashMap<u64, Request>,
     /// Tasks carrying out open requests.
     tasks: HashMap<u64, AbortHandle>,
+    /// Answers known before their request is issued (decided approvals).
+    ready: HashMap<u64, Result<Value, ErrorValue>>,
     tx: mpsc::UnboundedSender<(u64, BotReply)>,
     rx: mpsc::UnboundedReceiver<(u64, BotReply)>,
 }
@@ -142,6 +146,7 @@ impl Driver {
             pending: Pending::default(),
             open: HashMap::new(),
             tasks: HashMap::new(),
+            ready: HashMap::new(),
             tx,
             rx,
         })
@@ -246,11 +251,32 @@ impl Driver {
                 self.prepare_request(request, now);
             }
             self.name_step_bots(&fresh);
-            let next_timer = self.stored.timers.values().copied().min();
+            // Approvals wait like timers: until decided or past their deadline.
+            let mut approval_due: Option<i64> = None;
+            let mut look_again = false;
+            for request in &fresh {
+                if matches!(request.kind, RequestKind::Approval { .. }) {
+                    match self.approval(request, &mut point, now).await? {
+                        approvals::Next::Ready(answer) => {
+                            self.ready.insert(request.id, answer);
+                        }
+                        approvals::Next::Waiting(due) => {
+                            approval_due = earliest(approval_due, due);
+                        }
+                        approvals::Next::Changed => look_again = true,
+                    }
+                }
+            }
+            let next_timer = earliest(self.stored.timers.values().copied().min(), approval_due);
             let actionable = !self.tasks.is_empty()
-                || fresh
-                    .iter()
-                    .any(|r| !matches!(r.kind, RequestKind::Delay { .. }))
+                || look_again
+                || !self.ready.is_empty()
+                || fresh.iter().any(|r| {
+                    !matches!(
+                        r.kind,
+                        RequestKind::Delay { .. } | RequestKind::Approval { .. }
+                    )
+                })
                 || next_timer.is_some_and(|due| due <= now);
             if !actionable {
                 point.status = RunStatus::Waiting;
@@ -278,6 +304,9 @@ impl Driver {
             for request in fresh {
                 self.issue(request);
             }
+            if look_again && self.open.is_empty() {
+                continue;
+            }
             self.wait_for_answers().await;
         }
     }
@@ -297,6 +326,7 @@ impl Driver {
             memory: pending.memory,
             events: pending.events,
             journal: pending.journal,
+            approvals: Vec::new(),
             now,
         };
         self.pending.steps = pending.steps;
@@ -382,6 +412,7 @@ impl Driver {
                     memory: Vec::new(),
                     events: Vec::new(),
                     journal: vec![journal("run_failed", json!({"error": error.to_value()}))],
+                    approvals: Vec::new(),
                     now: now_ms(),
                 };
                 match self.inner.committer.commit(failure).await? {
@@ -671,6 +702,14 @@ impl Driver {
         let tx = self.tx.clone();
         let task = match &request.kind {
             RequestKind::Delay { .. } => None,
+            // A pending approval is not issued: the next pass looks at it again.
+            RequestKind::Approval { .. } => match self.ready.remove(&id) {
+                Some(answer) => {
+                    let _ = self.tx.send((id, reply(answer)));
+                    None
+                }
+                None => return,
+            },
             RequestKind::CallBot {
                 bot,
                 action,
@@ -802,6 +841,7 @@ impl Driver {
                 memory: Vec::new(),
                 events: Vec::new(),
                 journal: Vec::new(),
+                approvals: Vec::new(),
                 now: 0,
             };
             for BotEffect { bot, key, effect } in reply.effects {
@@ -874,6 +914,7 @@ impl Driver {
                 memory: Vec::new(),
                 events: Vec::new(),
                 journal: Vec::new(),
+                approvals: Vec::new(),
                 now: 0,
             };
             for BotEffect { bot, key, effect } in reply.effects {
@@ -883,6 +924,14 @@ impl Driver {
             self.pending.events.append(&mut point.events);
             self.pending.journal.append(&mut point.journal);
         }
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

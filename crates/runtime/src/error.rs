@@ -69,6 +69,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// An approval decision names no request it can apply to; nothing was changed.
+    #[error("{0}")]
+    Approval(String),
     /// A group commit failed; nothing of its batch was written.
     #[error("committing a durable point failed: {0}")]
     Commit(String),

@@ -24,6 +24,9 @@
 //! - **Pinning.** Runs are driven from the program stored under their hash,
 //!   never from disk.
 //! - **A waiting run costs a row**: its driver ends after committing `waiting`.
+//!   A `HUMAN APPROVAL` is a store row created in the point that hands the
+//!   request out; its deadline is the run row's `wake_at`, and a decision
+//!   ([`Runtime::decide`]) makes the run due (see `driver/approvals.rs`).
 //!
 //! # The crash-point hook
 //!
@@ -34,8 +37,9 @@
 //!
 //! # Not yet (answered with `not_implemented` errors)
 //!
-//! Approvals, event waits, `HEAR`, `LLM`, HTTP and mail; model and remote
-//! bots. `DELAY`/`WAIT` are durable timers.
+//! Event waits, `HEAR`, `LLM`, HTTP and mail; model and remote
+//! bots; approval notifications by e-mail or webhook (they fall back to the
+//! log) and reminders. `DELAY`/`WAIT` are durable timers.
 
 mod bots;
 mod committer;

@@ -39,6 +39,15 @@ pub enum Progress {
         bot: String,
         text: String,
     },
+    /// A `HUMAN APPROVAL` request was created (or escalated) and the
+    /// approvers notified; the run waits for `approvers` to decide until `due_at`.
+    ApprovalRequested {
+        run: String,
+        approval: String,
+        approvers: Vec<String>,
+        message: Option<String>,
+        due_at: Option<i64>,
+    },
     /// The run stopped being driven here: finished, waiting, or taken over.
     RunStopped { run: String, status: String },
 }
@@ -51,6 +60,7 @@ impl Progress {
             | Progress::StepFinished { run, .. }
             | Progress::Talk { run, .. }
             | Progress::Print { run, .. }
+            | Progress::ApprovalRequested { run, .. }
             | Progress::RunStopped { run, .. } => run,
         }
     }

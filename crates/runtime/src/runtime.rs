@@ -9,8 +9,8 @@ use bots::{Deployment, Script};
 use engine::RunState;
 use serde_json::{Map, Value, json};
 use store::{
-    AnyStore, DurablePoint, MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunFilter,
-    RunRecord, RunStatus, Store,
+    AnyStore, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, DurablePoint,
+    MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunFilter, RunRecord, RunStatus, Store,
 };
 use tokio::sync::broadcast;
 
@@ -263,7 +263,21 @@ impl Runtime {
         input: Value,
         id: Option<String>,
     ) -> Result<(RunRecord, bool)> {
-        let mut runs = self.start_many(workflow, vec![(input, id)]).await?;
+        self.start_by(workflow, input, id, None).await
+    }
+
+    /// Like [`start`](Self::start), recording who starts the run: that
+    /// identity may never approve the run's own approval requests.
+    pub async fn start_by(
+        &self,
+        workflow: &Workflow,
+        input: Value,
+        id: Option<String>,
+        started_by: Option<String>,
+    ) -> Result<(RunRecord, bool)> {
+        let mut runs = self
+            .start_many_by(workflow, vec![(input, id)], started_by)
+            .await?;
         runs.pop()
             .ok_or_else(|| Error::Commit("the store created no run".to_owned()))
     }
@@ -273,6 +287,15 @@ impl Runtime {
         &self,
         workflow: &Workflow,
         runs: Vec<(Value, Option<String>)>,
+    ) -> Result<Vec<(RunRecord, bool)>> {
+        self.start_many_by(workflow, runs, None).await
+    }
+
+    async fn start_many_by(
+        &self,
+        workflow: &Workflow,
+        runs: Vec<(Value, Option<String>)>,
+        started_by: Option<String>,
     ) -> Result<Vec<(RunRecord, bool)>> {
         let first_input = runs
             .first()
@@ -306,7 +329,9 @@ impl Runtime {
             let Value::Object(map) = &input else {
                 unreachable!("built as an object above")
             };
-            let state = Stored::new(engine::start(&compiled, map.clone(), &id)).encode();
+            let mut stored = Stored::new(engine::start(&compiled, map.clone(), &id));
+            stored.started_by.clone_from(&started_by);
+            let state = stored.encode();
             news.push(NewRun {
                 id,
                 workflow: workflow.name.clone(),
@@ -382,13 +407,17 @@ impl Runtime {
     }
 
     /// Drives the run until it ends or waits on something other than a
-    /// timer: timers are slept through here, and a run another driver holds
+    /// timer (a pending approval): timers are slept through here, and a run another driver holds
     /// is waited for until that driver's lease lapses.
     pub async fn run_to_end(&self, id: &str) -> Result<RunStatus> {
         loop {
             match self.drive(id).await? {
                 Driven::Finished(status) => return Ok(status),
                 Driven::Waiting { wake_at: None } => return Ok(RunStatus::Waiting),
+                // An approval's deadline is no timer to sleep through: people decide.
+                Driven::Waiting { .. } if !self.pending_approvals(id).await?.is_empty() => {
+                    return Ok(RunStatus::Waiting);
+                }
                 Driven::Waiting { wake_at: Some(due) } => sleep_until(due).await,
                 Driven::Fenced => {
                     let record = self.inner.store.run(id).await?;
@@ -541,6 +570,72 @@ impl Runtime {
             .ok_or_else(|| Error::UnknownRun(id.to_owned()))
     }
 
+    /// The run's approval requests still waiting for a decision.
+    pub async fn pending_approvals(&self, run: &str) -> Result<Vec<ApprovalRecord>> {
+        Ok(self
+            .inner
+            .store
+            .approvals(ApprovalFilter {
+                status: Some(ApprovalStatus::Pending),
+                run_id: Some(run.to_owned()),
+                ..ApprovalFilter::default()
+            })
+            .await?)
+    }
+
+    /// Records a person's decision on an approval request, named by its id or
+    /// by the id of a run with exactly one pending request. The store checks
+    /// the rules (pending, addressed approver, not the run's starter); a
+    /// settled request makes the run due: drive it with [`run_to_end`](Self::run_to_end).
+    pub async fn decide(
+        &self,
+        request_or_run: &str,
+        approve: bool,
+        who: &str,
+        comment: Option<String>,
+        channel: &str,
+    ) -> Result<ApprovalRecord> {
+        let store = &self.inner.store;
+        let id = match store.approval(request_or_run).await? {
+            Some(request) => request.id,
+            None if store.run(request_or_run).await?.is_some() => {
+                let pending = self.pending_approvals(request_or_run).await?;
+                match pending.as_slice() {
+                    [one] => one.id.clone(),
+                    [] => {
+                        return Err(Error::Approval(format!(
+                            "run {request_or_run} waits for no approval; nothing was changed"
+                        )));
+                    }
+                    many => {
+                        let ids: Vec<&str> = many.iter().map(|a| a.id.as_str()).collect();
+                        return Err(Error::Approval(format!(
+                            "run {request_or_run} waits for {} approvals ({}): name one; \
+                             nothing was changed",
+                            many.len(),
+                            ids.join(", ")
+                        )));
+                    }
+                }
+            }
+            None => {
+                return Err(Error::Approval(format!(
+                    "there is no approval request or run with id {request_or_run:?}; \
+                     nothing was changed"
+                )));
+            }
+        };
+        let decision = ApprovalDecision {
+            approve,
+            who: who.to_owned(),
+            comment,
+            channel: channel.to_owned(),
+            admin: false,
+            now: now_ms(),
+        };
+        Ok(store.decide_approval(&id, decision).await?)
+    }
+
     fn admin_point(
         &self,
         record: &RunRecord,
@@ -548,11 +643,16 @@ impl Runtime {
         engine: RunState,
         kind: &str,
     ) -> DurablePoint {
+        let mut stored = Stored::new(engine);
+        // The run's starter outlives a retry: it still may not approve.
+        stored.started_by = Stored::decode(&record.id, record.state.clone())
+            .ok()
+            .and_then(|old| old.started_by);
         DurablePoint {
             run_id: record.id.clone(),
             epoch: record.lease_epoch,
             status,
-            state: Stored::new(engine).encode(),
+            state: stored.encode(),
             wake_at: None,
             result: None,
             error: None,
@@ -563,6 +663,7 @@ impl Runtime {
                 kind: kind.to_owned(),
                 data: json!({"by": self.inner.node}),
             }],
+            approvals: Vec::new(),
             now: now_ms(),
         }
     }

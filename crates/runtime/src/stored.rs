@@ -24,6 +24,10 @@ pub(crate) struct Stored {
     /// a finished state).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_failure: Option<RunState>,
+    /// Who started the run (the CLI's `--as`, the OS user, an API token's
+    /// name): never allowed to approve the run's own approval requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
 }
 
 impl Stored {
@@ -33,6 +37,7 @@ impl Stored {
             engine,
             timers: BTreeMap::new(),
             before_failure: None,
+            started_by: None,
         }
     }
 

@@ -103,28 +103,39 @@ async fn the_template_completes_with_its_variables_steps_memory_and_events() {
 }
 
 #[tokio::test]
-async fn an_approval_fails_the_run_clearly_for_now() {
+async fn the_template_waits_for_the_manager_then_completes() {
     let fixture = Fixture::new();
     let rt = runtime_at(&template(), &fixture.db()).await;
     let workflow = rt
         .workflow(Some("customer-support"))
         .expect("found by name");
     let input = json!({"complaint": "broken", "order_amount": 150});
-    let (run, _) = rt.start(&workflow, input, None).await.expect("starts");
+    let (run, _) = rt
+        .start_by(&workflow, input, None, Some("clerk".into()))
+        .await
+        .expect("starts");
     assert_eq!(
         rt.run_to_end(&run.id).await.expect("driven"),
-        RunStatus::Failed
+        RunStatus::Waiting
+    );
+    let pending = rt.pending_approvals(&run.id).await.expect("listed");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].approvers, ["manager@company.com"]);
+    assert_eq!(pending[0].path, "3");
+    rt.decide(&run.id, true, "manager@company.com", None, "cli")
+        .await
+        .expect("the manager decides");
+    assert_eq!(
+        rt.run_to_end(&run.id).await.expect("driven"),
+        RunStatus::Completed
     );
     let view = rt.view(&run.id).await.expect("reads back");
-    let error = view.error.expect("the error is recorded");
-    assert_eq!(error["kind"], json!("not_implemented"));
+    assert_eq!(view.variables["approval"]["approved"], json!(true));
     assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("HUMAN APPROVAL is not supported yet")),
-        "{error}"
+        view.steps
+            .iter()
+            .any(|s| s.path == "3" && s.status == "done")
     );
-    assert_eq!(error["step"], json!("3"));
 }
 
 #[tokio::test]

@@ -109,6 +109,7 @@ fn point(slot: &Slot, now: i64) -> DurablePoint {
         result: last.then(|| json!({"status": "completed"})),
         error: None,
         memory: vec![],
+        approvals: vec![],
         now,
     }
 }

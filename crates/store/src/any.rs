@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::approval::{ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
     RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
@@ -179,5 +180,25 @@ impl Store for AnyStore {
 
     async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
         delegate!(self.commit(points))
+    }
+
+    async fn approvals(&self, filter: ApprovalFilter) -> Result<Vec<ApprovalRecord>> {
+        delegate!(self.approvals(filter))
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
+        delegate!(self.approval(id))
+    }
+
+    async fn approval_audit(&self, id: &str) -> Result<Vec<ApprovalAudit>> {
+        delegate!(self.approval_audit(id))
+    }
+
+    async fn decide_approval(
+        &self,
+        id: &str,
+        decision: ApprovalDecision,
+    ) -> Result<ApprovalRecord> {
+        delegate!(self.decide_approval(id, decision))
     }
 }

@@ -18,6 +18,7 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::approval::{ApprovalWrite, NewApproval};
 use crate::model::{DurablePoint, MemoryOp, PointOutcome, StepStatus, StepWrite};
 use crate::{Error, MAX_VALUE_BYTES, Result};
 
@@ -35,6 +36,12 @@ pub(crate) trait CommitTx: Send {
     fn insert_events(&mut self, events_doc: &str) -> impl Future<Output = Result<()>> + Send;
     /// Appends the journal entries of `journal_doc`.
     fn append_journal(&mut self, journal_doc: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Applies one approval write (rare, so one at a time).
+    fn approval(
+        &mut self,
+        write: &ApprovalWrite,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A batch ready to apply: outcomes of invalid points are already decided.
@@ -63,6 +70,7 @@ struct PreparedPoint {
     memory: Vec<PreparedMemory>,
     events: Vec<PreparedEvent>,
     journal: Vec<(String, String)>,
+    approvals: Vec<ApprovalWrite>,
     now: i64,
 }
 
@@ -213,6 +221,9 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         let data = to_json(&entry.data, || format!("journal {} data", entry.kind))?;
         journal.push((entry.kind, data));
     }
+    for write in &point.approvals {
+        check_approval(write)?;
+    }
     Ok(PreparedPoint {
         index,
         run_id: point.run_id,
@@ -226,8 +237,36 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         memory,
         events,
         journal,
+        approvals: point.approvals,
         now: point.now,
     })
+}
+
+/// Rejects an approval write holding a value above the size limit.
+fn check_approval(write: &ApprovalWrite) -> Result<()> {
+    let check_new = |new: &NewApproval| -> Result<()> {
+        let approvers = Value::from(new.approvers.clone());
+        to_json(&approvers, || format!("approval {} approvers", new.id))?;
+        opt_json(new.on_timeout.as_ref(), || {
+            format!("approval {} on_timeout", new.id)
+        })?;
+        if let Some(message) = &new.message {
+            to_json(&Value::from(message.as_str()), || {
+                format!("approval {} message", new.id)
+            })?;
+        }
+        Ok(())
+    };
+    match write {
+        ApprovalWrite::Create(new) | ApprovalWrite::Escalate { to: new, .. } => check_new(new),
+        ApprovalWrite::Resolve { id, decision, .. } => {
+            to_json(decision, || format!("approval {id} decision")).map(|_| ())
+        }
+        ApprovalWrite::WakeIfSettled { .. } => Ok(()),
+        ApprovalWrite::Audit { id, detail, .. } => {
+            to_json(detail, || format!("approval {id} audit")).map(|_| ())
+        }
+    }
 }
 
 fn fold_step(earlier: &mut PreparedStep, later: PreparedStep) {
@@ -397,6 +436,12 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
         if !journal.is_empty() {
             tx.append_journal(&to_doc(&journal)?).await?;
         }
+
+        for point in &live {
+            for write in &point.approvals {
+                tx.approval(write, point.now).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -423,6 +468,7 @@ mod tests {
                 kind: "k".into(),
                 data: json!(null),
             }],
+            approvals: vec![],
             now: 1,
         }
     }

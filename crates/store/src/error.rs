@@ -62,6 +62,9 @@ pub enum Error {
     /// The URL names no backend this store knows.
     #[error("unsupported database URL {0:?}: use sqlite://PATH, a file path, or postgres://...")]
     UnsupportedUrl(String),
+    /// A decision on an approval request was refused; nothing was changed.
+    #[error(transparent)]
+    Refused(#[from] crate::approval::DecisionRefused),
     /// A schema name for PostgreSQL that is not a plain identifier.
     #[error("invalid schema name {0:?}: use letters, digits and _ only")]
     InvalidSchema(String),

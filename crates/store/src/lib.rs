@@ -33,8 +33,14 @@
 //! - **A step path is recorded once.** `(run_id, path)` is the key of `steps`,
 //!   and a `done` row is never overwritten.
 //! - **Publishing is idempotent.** An event id that exists is not inserted again.
+//! - **Approval requests live and change with their run's durable points**
+//!   ([`ApprovalWrite`] in [`DurablePoint::approvals`]); a person's decision
+//!   ([`Store::decide_approval`]) is checked and applied in one transaction,
+//!   only while the request is pending, and makes the waiting run due.
 
 mod any;
+mod approval;
+mod approval_sql;
 mod batch;
 mod error;
 mod model;
@@ -44,6 +50,10 @@ mod sqlite;
 mod store;
 
 pub use any::{AnyStore, OpenOptions};
+pub use approval::{
+    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, ApprovalWrite,
+    DecisionRefused, NewApproval,
+};
 pub use error::{Error, Result};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
@@ -58,7 +68,7 @@ pub use store::Store;
 pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The current time in epoch milliseconds, for rows the caller gives no time for.
 fn now_ms() -> i64 {

@@ -480,6 +480,8 @@ pub struct DurablePoint {
     pub events: Vec<NewEvent>,
     /// Journal entries to append, in order.
     pub journal: Vec<NewJournalEntry>,
+    /// Approval requests created, resolved or escalated, in order.
+    pub approvals: Vec<crate::ApprovalWrite>,
     /// The time of the point.
     pub now: i64,
 }

@@ -24,6 +24,11 @@ use crate::model::{
 use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
 
+/// The approval statements on this backend's connections.
+mod approvals {
+    crate::approval_sql::approval_queries!(sqlx::SqliteConnection, "");
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How hard SQLite works to make a commit durable.
@@ -404,6 +409,10 @@ impl CommitTx for SqliteTx {
             .await?;
         Ok(())
     }
+
+    async fn approval(&mut self, write: &crate::ApprovalWrite, now: i64) -> Result<()> {
+        approvals::apply_write(&mut self.0, write, now).await
+    }
 }
 
 fn limit(value: u32) -> i64 {
@@ -699,5 +708,32 @@ impl Store for SqliteStore {
         batch::apply(&mut tx, &mut batch).await?;
         tx.0.commit().await?;
         Ok(batch.outcomes)
+    }
+
+    async fn approvals(&self, filter: crate::ApprovalFilter) -> Result<Vec<crate::ApprovalRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        approvals::list(&mut conn, &filter).await
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<crate::ApprovalRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        approvals::get(&mut conn, id).await
+    }
+
+    async fn approval_audit(&self, id: &str) -> Result<Vec<crate::ApprovalAudit>> {
+        let mut conn = self.readers.acquire().await?;
+        approvals::trail(&mut conn, id).await
+    }
+
+    async fn decide_approval(
+        &self,
+        id: &str,
+        decision: crate::ApprovalDecision,
+    ) -> Result<crate::ApprovalRecord> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // A refusal returns early and drops the transaction, which rolls it back.
+        let record = approvals::decide(&mut tx, id, &decision).await?;
+        tx.commit().await?;
+        Ok(record)
     }
 }

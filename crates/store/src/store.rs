@@ -5,6 +5,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::Result;
+use crate::approval::{ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
     RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
@@ -116,4 +117,26 @@ pub trait Store: Send + Sync + 'static {
         &self,
         points: Vec<DurablePoint>,
     ) -> impl Future<Output = Result<Vec<PointOutcome>>> + Send;
+
+    /// Approval requests matching the filter, oldest first.
+    fn approvals(
+        &self,
+        filter: ApprovalFilter,
+    ) -> impl Future<Output = Result<Vec<ApprovalRecord>>> + Send;
+
+    /// The approval request with this id.
+    fn approval(&self, id: &str) -> impl Future<Output = Result<Option<ApprovalRecord>>> + Send;
+
+    /// The request's audit trail, in order.
+    fn approval_audit(&self, id: &str) -> impl Future<Output = Result<Vec<ApprovalAudit>>> + Send;
+
+    /// Records a person's decision on a pending request in one transaction
+    /// (see the rules in [`ApprovalDecision`]'s module): a refused decision is
+    /// [`Error::Refused`](crate::Error::Refused) and changes nothing. A decision that settles the
+    /// request makes its waiting run due (`wake_at = now`). Returns the request as it now stands.
+    fn decide_approval(
+        &self,
+        id: &str,
+        decision: ApprovalDecision,
+    ) -> impl Future<Output = Result<ApprovalRecord>> + Send;
 }

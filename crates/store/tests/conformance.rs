@@ -1,7 +1,11 @@
 //! The store conformance suite: every test runs against SQLite (always) and
 //! PostgreSQL (when reachable), through the same `Store` trait.
 
+#[path = "conformance/approvals.rs"]
+mod approvals;
 mod harness;
+
+use approvals::*;
 
 use harness::{Harness, PROGRAM, new_run, point, started_run};
 use serde_json::{Value, json};
@@ -62,6 +66,12 @@ conformance!(
     list_runs_filters_and_pages,
     journal_is_ordered_per_run,
     schema_too_new_is_refused_untouched,
+    approval_requests_commit_with_their_point,
+    a_decision_is_checked_recorded_once_and_wakes_the_run,
+    the_starter_may_not_approve_but_an_admin_may,
+    a_quorum_needs_n_approvals_and_any_denial_denies,
+    timeouts_resolve_or_escalate_only_pending_requests,
+    a_decision_made_while_the_run_is_driven_still_wakes_it,
 );
 
 /// Runs a test body in its own task so that the harness is cleaned up (its

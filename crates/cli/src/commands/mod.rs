@@ -1,6 +1,7 @@
 //! One module per `botflow` command. Each has an `Args` (clap derive) and a
 //! `run(args) -> anyhow::Result<ExitCode>`.
 
+pub mod approvals;
 pub mod check;
 pub mod fmt;
 pub mod resume;

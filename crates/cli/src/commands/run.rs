@@ -6,7 +6,9 @@
 //! runs left `running` by a process that died are resumed alongside it.
 //!
 //! Exit code 0 completed, 1 failed/rejected/cancelled (or the run could not
-//! start), 3 still waiting, 2 unusable arguments (nothing written).
+//! start), 3 still waiting, 2 unusable arguments (nothing written). A run
+//! waiting for a human approval prints who must decide, the deadline, and the
+//! exact `botflow approve` / `botflow deny` commands.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,11 @@ pub struct Args {
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
+    /// Who starts the run (default: $BOTFLOW_USER, else the OS user); they
+    /// may not approve the run's own approval requests.
+    #[arg(long = "as", value_name = "WHO")]
+    pub who: Option<String>,
+
     #[command(flatten)]
     pub db: DbArgs,
 
@@ -58,17 +65,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some((bot, script)) => Workflow::from_script(&bot, script),
             None => rt.workflow(args.workflow.as_deref())?,
         };
-        let code = start_and_drive(&rt, &workflow, input, args.id, args.json).await;
+        let started_by = crate::commands::approvals::identity(args.who);
+        let mut extra = format!("--bots {}", rt.deployment().root.display());
+        if args.db.db != "botflow.db" {
+            extra.push_str(&format!(" --db {}", args.db.db));
+        }
+        let start = Start {
+            input,
+            id: args.id,
+            started_by,
+            decide_extra: extra,
+        };
+        let code = start_and_drive(&rt, &workflow, start, args.json).await;
         rt.store().close().await;
         code
     })
 }
 
+/// What starts the run.
+struct Start {
+    input: Value,
+    id: Option<String>,
+    started_by: String,
+    /// Appended to the printed approve/deny commands (`--bots ... --db ...`).
+    decide_extra: String,
+}
+
 async fn start_and_drive(
     rt: &Runtime,
     workflow: &Workflow,
-    input: Value,
-    id: Option<String>,
+    start: Start,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     // Runs a dead process left behind continue alongside the new one.
@@ -79,7 +105,10 @@ async fn start_and_drive(
         background.spawn(async move { rt.drive_claimed(record).await });
     }
 
-    let (record, created) = match rt.start(workflow, input, id).await {
+    let started = rt
+        .start_by(workflow, start.input, start.id, Some(start.started_by))
+        .await;
+    let (record, created) = match started {
         Ok(started) => started,
         Err(runtime::Error::Check {
             file,
@@ -114,6 +143,10 @@ async fn start_and_drive(
     match display {
         Some(display) => display.finish(&view).await,
         None => println!("{}", serde_json::to_string_pretty(&view)?),
+    }
+    if status == store::RunStatus::Waiting {
+        crate::commands::approvals::print_waiting(rt, &record.id, Some(&start.decide_extra))
+            .await?;
     }
     Ok(runner::exit_code(status))
 }

@@ -153,6 +153,27 @@ async fn show(id: &str, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&view)?);
     } else {
         print_view(&view);
+        if view.status == RunStatus::Waiting {
+            println!("\nwaiting for");
+            let pending = rt.pending_approvals(id).await?;
+            if pending.is_empty() {
+                match view.wake_at {
+                    Some(due) => println!("  a timer, due {}", runner::time(due)),
+                    None => println!("  nothing it can name"),
+                }
+            }
+            for request in pending {
+                let deadline = request
+                    .due_at
+                    .map_or_else(|| "no deadline".to_owned(), runner::time);
+                println!(
+                    "  approval {} from {} (deadline {deadline})",
+                    request.id,
+                    request.approvers.join(", ")
+                );
+                println!("    botflow approve {} --as WHO", request.id);
+            }
+        }
     }
     rt.store().close().await;
     Ok(ExitCode::SUCCESS)

@@ -233,6 +233,7 @@ pub fn point(run: &str, epoch: i64, state: Value) -> DurablePoint {
         memory: vec![],
         events: vec![],
         journal: vec![],
+        approvals: vec![],
         now: 100,
     }
 }

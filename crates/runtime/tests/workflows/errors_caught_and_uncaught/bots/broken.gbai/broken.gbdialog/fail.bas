@@ -1,0 +1,2 @@
+x = 1 / 0
+RETURN {"never": TRUE}

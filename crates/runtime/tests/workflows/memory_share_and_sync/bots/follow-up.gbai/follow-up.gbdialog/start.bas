@@ -1,0 +1,3 @@
+BOT SYNC MEMORY FROM "flow"
+resolution = GET BOT MEMORY "resolution"
+RETURN {"acknowledged": resolution}

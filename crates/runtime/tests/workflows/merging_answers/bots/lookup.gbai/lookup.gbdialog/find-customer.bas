@@ -1,0 +1,2 @@
+PARAM customer AS STRING
+RETURN {"name": UPPER(customer), "tier": "gold"}

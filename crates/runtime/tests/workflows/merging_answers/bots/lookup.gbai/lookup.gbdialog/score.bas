@@ -1,0 +1,2 @@
+PARAM amount AS NUMBER
+RETURN {"score": amount + 1, "seen_customer": customer ?? "not sent"}

@@ -1,0 +1,2 @@
+PARAM who AS STRING
+RETURN {"who": who, "done": TRUE}

@@ -1,0 +1,2 @@
+PARAM n AS NUMBER
+RETURN {"n": n, "item": item ?? ""}
