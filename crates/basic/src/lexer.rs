@@ -165,9 +165,14 @@ impl Lexer<'_> {
                 }
                 _ if self.word_starts_here() => {
                     self.word();
-                    if self.text[start..self.pos].eq_ignore_ascii_case("REM") {
+                    let word = &self.text[start..self.pos];
+                    if word.eq_ignore_ascii_case("REM") {
                         self.pos = start;
                         self.comment(CommentMarker::Rem, start);
+                    } else if word == "_" {
+                        // A lone `_` is the line-join mark; anywhere but at the end
+                        // of a line it would read differently once formatted.
+                        self.push(TokenKind::Unknown, start);
                     } else {
                         self.push(TokenKind::Word, start);
                     }

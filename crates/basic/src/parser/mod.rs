@@ -363,6 +363,13 @@ impl<'s> Parser<'s> {
     /// Reports the lexical error a token stands for, if any (`E001`, `E002`).
     pub fn lexical_error(&mut self, token: Token) -> bool {
         match token.kind {
+            TokenKind::Unknown if self.text(token) == "_" => {
+                self.report(
+                    Diagnostic::new(Code::InvalidCharacter, token.span, "a lone `_` joins lines only at the end of a line")
+                        .with_hint("remove it, or end the line with it to continue the statement on the next line"),
+                );
+                true
+            }
             TokenKind::Unknown => {
                 let c = self.text(token).chars().next().unwrap_or('?');
                 let shown = if c.is_control() || c.is_whitespace() {
