@@ -5,6 +5,9 @@
 //! turns the outcome into an exit code: 0 success, 1 failure (errors in the
 //! scripts, or an operation that failed), 2 unusable arguments.
 
+#[macro_use]
+mod out;
+
 mod commands;
 mod inputs;
 mod progress;
@@ -67,7 +70,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("botflow: {error:#}");
+            errln!("botflow: {error:#}");
             if error.is::<UsageError>() {
                 ExitCode::from(2)
             } else {

@@ -42,7 +42,7 @@ impl Display {
     }
 
     /// Shows what is left and the run's final state.
-    pub async fn finish(self, view: &RunView) {
+    pub async fn finish(self, view: &RunView) -> std::io::Result<()> {
         let _ = self.stop.send(());
         let _ = self.task.await;
         let tty = !self.bars.is_hidden();
@@ -63,11 +63,12 @@ impl Display {
         }
         line(&self.bars, tty, summary);
         if let Some(result) = &view.result {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(result).unwrap_or_else(|_| result.to_string())
-            );
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -75,7 +76,7 @@ fn line(bars: &MultiProgress, tty: bool, text: String) {
     if tty {
         let _ = bars.println(text);
     } else {
-        eprintln!("{text}");
+        errln!("{text}");
     }
 }
 
@@ -130,7 +131,7 @@ async fn show(
                     bar.enable_steady_tick(Duration::from_millis(100));
                     open.insert(path, bar);
                 } else {
-                    eprintln!("  started  {text}");
+                    errln!("  started  {text}");
                 }
             }
             Progress::StepFinished {

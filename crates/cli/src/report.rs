@@ -169,9 +169,7 @@ impl Reporter {
     /// Writes what was collected for `--format json` (nothing for text, which is written as it comes).
     pub fn finish(self) -> std::io::Result<()> {
         if self.format == Format::Json {
-            let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut stdout, &self.json)?;
-            writeln!(stdout)?;
+            outln!("{}", serde_json::to_string_pretty(&self.json)?)?;
         }
         Ok(())
     }

@@ -32,19 +32,65 @@ pub struct DbArgs {
     pub db: String,
 }
 
-/// A tokio runtime for one command.
-pub fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs one command's async work on a fresh tokio runtime.
+///
+/// The runtime is shut down with a short timeout rather than dropped: the
+/// command's answer is already written, and nothing left in the background
+/// (a database checkpoint, a connection closing) may keep the process alive.
+pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
-/// Opens the store; a corrupt or too-new database is a clear failure.
+/// Opens the store; a corrupt or too-new database is a clear failure, and a
+/// database file that cannot be where `--db` says is an unusable argument.
 pub async fn open_store(db: &DbArgs) -> anyhow::Result<AnyStore> {
+    check_db_path(&db.db)?;
     AnyStore::open(&db.db)
         .await
         .with_context(|| format!("cannot open the database {}", db.db))
+}
+
+/// Refuses a SQLite `--db` that is a folder or lies in a folder that does
+/// not exist, before SQLite tries (and says only "unable to open database
+/// file"). A missing file in an existing folder is fine: it is created.
+fn check_db_path(db: &str) -> Result<(), UsageError> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return Ok(());
+    }
+    let path = db
+        .strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db);
+    if path.is_empty() || path.contains("://") {
+        // The store names what it cannot use.
+        return Ok(());
+    }
+    let path = Path::new(path);
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "cannot open the database {db}: {} is a folder; give a database file in it, \
+             like {}",
+            path.display(),
+            path.join("botflow.db").display()
+        )));
+    }
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(folder) if !folder.exists() => Err(UsageError(format!(
+            "cannot open the database {db}: the folder {} does not exist; create it first",
+            folder.display()
+        ))),
+        Some(folder) if !folder.is_dir() => Err(UsageError(format!(
+            "cannot open the database {db}: {} is not a folder",
+            folder.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The runtime options the environment asks for.

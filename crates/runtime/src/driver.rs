@@ -23,13 +23,14 @@ use std::time::Instant;
 use engine::{Answer, Compiled, Effect, ErrorValue, Outcome, Request, RequestKind, RunState};
 use serde_json::{Value, json};
 use store::{
-    DurablePoint, MemoryOp, NewEvent, NewJournalEntry, PointOutcome, RunRecord, RunStatus,
-    StepRecord, StepStatus, StepWrite, Store,
+    DurablePoint, MAX_VALUE_BYTES, MemoryOp, NewEvent, NewJournalEntry, PointOutcome, RunRecord,
+    RunStatus, StepRecord, StepStatus, StepWrite, Store,
 };
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::bots::{self, BotEffect, BotReply};
+use crate::limits;
 use crate::progress::Progress;
 use crate::runtime::Inner;
 use crate::stored::Stored;
@@ -56,6 +57,8 @@ pub enum Driven {
 struct StepRow {
     write: StepWrite,
     started: Option<Instant>,
+    /// Whether a committed point holds this row (some version of it).
+    recorded: bool,
 }
 
 /// What the next point carries besides the advance's own effects.
@@ -126,6 +129,7 @@ impl Driver {
                     StepRow {
                         write,
                         started: None,
+                        recorded: true,
                     },
                 )
             })
@@ -194,8 +198,8 @@ impl Driver {
             self.effects(&mut point, advance.effects, now);
             let requests = match advance.outcome {
                 Outcome::BudgetExhausted => {
-                    if !self.commit(point).await? {
-                        return Ok(Driven::Fenced);
+                    if let Some(stop) = self.commit(point).await?.stop() {
+                        return Ok(stop);
                     }
                     continue;
                 }
@@ -226,6 +230,12 @@ impl Driver {
                         json!({"error": error.to_value()}),
                     );
                     self.stored.before_failure = Some(self.committed.clone());
+                    if limits::json_len(&self.stored) > MAX_VALUE_BYTES {
+                        // Both states do not fit in one value: keep the
+                        // failure and its error (retry is then refused,
+                        // saying there is no state to continue from).
+                        self.stored.before_failure = None;
+                    }
                     point.state = self.stored.encode();
                     return self.finish(point, RunStatus::Failed).await;
                 }
@@ -286,20 +296,18 @@ impl Driver {
                     .push(journal("waiting", json!({"wake_at": next_timer})));
                 point.state = self.stored.encode();
                 point.steps = self.dirty_steps();
-                return match self.commit(point).await? {
-                    true => {
-                        self.release().await;
-                        Ok(Driven::Waiting {
-                            wake_at: next_timer,
-                        })
-                    }
-                    false => Ok(Driven::Fenced),
-                };
+                if let Some(stop) = self.commit(point).await?.stop() {
+                    return Ok(stop);
+                }
+                self.release().await;
+                return Ok(Driven::Waiting {
+                    wake_at: next_timer,
+                });
             }
             point.state = self.stored.encode();
             point.steps = self.dirty_steps();
-            if !self.commit(point).await? {
-                return Ok(Driven::Fenced);
+            if let Some(stop) = self.commit(point).await?.stop() {
+                return Ok(stop);
             }
             for request in fresh {
                 self.issue(request);
@@ -350,15 +358,16 @@ impl Driver {
             point.state = self.stored.encode();
         }
         point.steps = self.dirty_steps();
-        if !self.commit(point).await? {
-            return Ok(Driven::Fenced);
+        if let Some(stop) = self.commit(point).await?.stop() {
+            return Ok(stop);
         }
         Ok(Driven::Finished(status))
     }
 
-    /// Commits a point; false when it was fenced. A point the store rejects
-    /// (a value over the size limit) fails the run at its last good state.
-    async fn commit(&mut self, mut point: DurablePoint) -> Result<bool> {
+    /// Commits a point. A point the store rejects (a value over the size
+    /// limit) fails the run at its last good state instead: see
+    /// [`fail_rejected`](Self::fail_rejected).
+    async fn commit(&mut self, mut point: DurablePoint) -> Result<Committed> {
         if point.state.is_null() {
             point.state = self.stored.encode();
         }
@@ -375,58 +384,162 @@ impl Driver {
                 )
                 .await?;
             if !renewed {
-                return Ok(false);
+                return Ok(Committed::Fenced);
             }
             self.lease_at = point.now;
         }
         let final_point = point.status.is_terminal();
+        // Kept for a rejected point: which step rows it carried.
+        let paths: Vec<String> = point.steps.iter().map(|s| s.path.clone()).collect();
         match self.inner.committer.commit(point).await? {
             PointOutcome::Ok => {
                 if !final_point {
                     self.committed = self.stored.engine.clone();
                 }
+                for path in &paths {
+                    if let Some(row) = self.steps.get_mut(path) {
+                        row.recorded = true;
+                    }
+                }
                 for progress in std::mem::take(&mut self.pending.progress) {
                     self.inner.emit(progress);
                 }
-                Ok(true)
+                Ok(Committed::Recorded)
             }
-            PointOutcome::Fenced => Ok(false),
+            PointOutcome::Fenced => Ok(Committed::Fenced),
             PointOutcome::Rejected(reason) => {
                 tracing::warn!(run = %self.run, %reason, "durable point rejected; failing the run");
                 self.pending.progress.clear();
-                let error = ErrorValue::new(
-                    "rejected",
-                    format!("the run could not be recorded: {reason}"),
-                );
-                let mut stored = Stored::new(self.committed.clone());
-                stored.before_failure = Some(self.committed.clone());
-                let failure = DurablePoint {
-                    run_id: self.run.clone(),
-                    epoch: self.epoch,
-                    status: RunStatus::Failed,
-                    state: stored.encode(),
-                    wake_at: None,
-                    result: None,
-                    error: Some(error.to_value()),
-                    steps: Vec::new(),
-                    memory: Vec::new(),
-                    events: Vec::new(),
-                    journal: vec![journal("run_failed", json!({"error": error.to_value()}))],
-                    approvals: Vec::new(),
-                    now: now_ms(),
-                };
-                match self.inner.committer.commit(failure).await? {
-                    PointOutcome::Ok => {
-                        self.release().await;
-                        Err(Error::Conflict {
-                            run: self.run.clone(),
-                            message: error.message,
-                        })
-                    }
-                    PointOutcome::Fenced => Ok(false),
-                    PointOutcome::Rejected(reason) => Err(Error::Commit(reason)),
-                }
+                self.fail_rejected(&reason, &paths).await
             }
+        }
+    }
+
+    /// Records the run as failed at its last committed state after the store
+    /// rejected a point. The steps whose answers were in the rejected point
+    /// are failed with the error (which names the first of them); recorded
+    /// steps it left running are cancelled, so no step stays `running`; a
+    /// step that point would have started was never asked and is not recorded.
+    async fn fail_rejected(&mut self, reason: &str, paths: &[String]) -> Result<Committed> {
+        // What the rejected point's state was: the usual culprit, and the one
+        // value the store's message cannot name in the run's terms.
+        let state_bytes = limits::json_len(&self.stored);
+        let what = if state_bytes > MAX_VALUE_BYTES {
+            format!(
+                "the run's state would be {}, above the limit of {MAX_VALUE_BYTES} bytes for one value",
+                limits::size_text(state_bytes)
+            )
+        } else {
+            reason.to_owned()
+        };
+        let answered: Vec<&String> = paths
+            .iter()
+            .filter(|path| {
+                self.steps.get(*path).is_some_and(|row| {
+                    row.write.status == StepStatus::Done && row.write.answer.is_some()
+                })
+            })
+            .collect();
+        let culprit = answered.first().and_then(|path| self.steps.get(*path));
+        let error = match culprit {
+            Some(row) => {
+                let mut error = ErrorValue::new(
+                    "rejected",
+                    format!(
+                        "{}with the answer of bot {:?}, {what}; the run could not be recorded",
+                        step_prefix(&row.write.number),
+                        row.write.bot.as_deref().unwrap_or("?")
+                    ),
+                );
+                error.step = Some(row.write.path.clone());
+                error
+            }
+            None => ErrorValue::new("rejected", format!("the run could not be recorded: {what}")),
+        };
+        let now = now_ms();
+        let steps: Vec<StepWrite> = paths
+            .iter()
+            .filter_map(|path| self.steps.get(path))
+            .filter_map(|row| {
+                let mut write = without_answer(&row.write);
+                if answered.contains(&&row.write.path) {
+                    write.status = StepStatus::Failed;
+                    write.error = Some(error.to_value());
+                } else if row.recorded && write.status == StepStatus::Running {
+                    write.status = StepStatus::Cancelled;
+                } else {
+                    return None;
+                }
+                write.finished_at = Some(now);
+                Some(write)
+            })
+            .collect();
+        // The last committed state is both what the run shows and what
+        // `runs retry` continues from; stored once (not again as
+        // `before_failure`), so a state near the limit still fits.
+        let mut stored = Stored::new(self.committed.clone());
+        stored.started_by.clone_from(&self.stored.started_by);
+        let mut failure = DurablePoint {
+            run_id: self.run.clone(),
+            epoch: self.epoch,
+            status: RunStatus::Failed,
+            state: stored.encode(),
+            wake_at: None,
+            result: None,
+            error: Some(error.to_value()),
+            steps,
+            memory: Vec::new(),
+            events: Vec::new(),
+            journal: vec![journal("run_failed", json!({"error": error.to_value()}))],
+            approvals: Vec::new(),
+            now,
+        };
+        self.engine_event(
+            &mut failure,
+            "workflow_failed",
+            "workflow_failed",
+            json!({"error": error.to_value()}),
+        );
+        match self.inner.committer.commit(failure).await? {
+            PointOutcome::Ok => {
+                self.release().await;
+                Ok(Committed::RunFailed)
+            }
+            PointOutcome::Fenced => Ok(Committed::Fenced),
+            PointOutcome::Rejected(reason) => Err(Error::Commit(reason)),
+        }
+    }
+
+    /// A bot's (or a `CALL`ed script's) answer too large to be stored
+    /// becomes a failed, non-retried answer that says so; the attempt's side
+    /// effects are dropped with it, like any failed attempt's.
+    fn within_limit(&self, request: &Request, reply: BotReply) -> BotReply {
+        let Ok(value) = &reply.result else {
+            return reply;
+        };
+        let answer_of = match &request.kind {
+            RequestKind::CallBot { bot, action, .. } => {
+                format!("the answer of bot {bot:?} to {action:?}")
+            }
+            RequestKind::CallScript { path, .. } => format!("the result of CALL {path:?}"),
+            _ => return reply,
+        };
+        let bytes = limits::json_len(value);
+        if bytes <= MAX_VALUE_BYTES {
+            return reply;
+        }
+        let step = request.step.as_deref().map(step_prefix).unwrap_or_default();
+        BotReply {
+            result: Err(ErrorValue::new(
+                "too_large",
+                format!(
+                    "{step}{answer_of} is {}, above the limit of {MAX_VALUE_BYTES} bytes \
+                     for one value; it was not recorded",
+                    limits::size_text(bytes)
+                ),
+            )),
+            effects: Vec::new(),
+            attempts: reply.attempts,
         }
     }
 
@@ -473,6 +586,7 @@ impl Driver {
                     finished_at: None,
                 },
                 started: None,
+                recorded: false,
             })
     }
 
@@ -819,6 +933,7 @@ impl Driver {
         let Some(request) = self.open.remove(&id) else {
             return;
         };
+        let reply = self.within_limit(&request, reply);
         let answer = Answer {
             request: id,
             result: reply.result.clone(),
@@ -924,6 +1039,53 @@ impl Driver {
             self.pending.events.append(&mut point.events);
             self.pending.journal.append(&mut point.journal);
         }
+    }
+}
+
+/// How a commit went, for the driver's loop.
+#[must_use]
+enum Committed {
+    /// The point is recorded.
+    Recorded,
+    /// Another driver owns the run now.
+    Fenced,
+    /// The store rejected the point, and the run is recorded as failed.
+    RunFailed,
+}
+
+impl Committed {
+    /// How the driver stops after this commit, if it does.
+    fn stop(self) -> Option<Driven> {
+        match self {
+            Committed::Recorded => None,
+            Committed::Fenced => Some(Driven::Fenced),
+            Committed::RunFailed => Some(Driven::Finished(RunStatus::Failed)),
+        }
+    }
+}
+
+/// `step 2: `, to start a message about a numbered step (nothing without a number).
+fn step_prefix(number: &str) -> String {
+    if number.is_empty() {
+        String::new()
+    } else {
+        format!("step {number}: ")
+    }
+}
+
+/// A copy of a step row without its answer (which may be the value too large to store).
+fn without_answer(write: &StepWrite) -> StepWrite {
+    StepWrite {
+        path: write.path.clone(),
+        number: write.number.clone(),
+        kind: write.kind.clone(),
+        bot: write.bot.clone(),
+        attempts: write.attempts,
+        status: write.status,
+        answer: None,
+        error: write.error.clone(),
+        started_at: write.started_at,
+        finished_at: write.finished_at,
     }
 }
 

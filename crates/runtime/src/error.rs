@@ -39,6 +39,14 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// A run id that cannot be used (empty, too long, odd characters); nothing was written.
+    #[error("the run id {id:?} cannot be used: {reason}")]
+    InvalidRunId {
+        /// The id as given.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The run's input is not a JSON object.
     #[error("the run's input must be a JSON object, not {0}")]
     InputNotObject(&'static str),

@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::committer::{CommitStats, Committer};
 use crate::driver::{Driven, Driver};
+use crate::limits;
 use crate::programs::Programs;
 use crate::progress::Progress;
 use crate::stored::Stored;
@@ -316,12 +317,15 @@ impl Runtime {
                 Value::Null => Map::new(),
                 other => return Err(Error::InputNotObject(json_kind(&other))),
             };
+            if let Some(id) = &id {
+                limits::check_run_id(id)?;
+            }
             let input = Value::Object(input);
-            let bytes = input.to_string().len();
-            if bytes > MAX_VALUE_BYTES {
+            let input_bytes = limits::json_len(&input);
+            if input_bytes > MAX_VALUE_BYTES {
                 return Err(Error::TooLarge {
                     what: "the run's input".to_owned(),
-                    bytes,
+                    bytes: input_bytes,
                     limit: MAX_VALUE_BYTES,
                 });
             }
@@ -332,6 +336,18 @@ impl Runtime {
             let mut stored = Stored::new(engine::start(&compiled, map.clone(), &id));
             stored.started_by.clone_from(&started_by);
             let state = stored.encode();
+            // The first state holds the input plus the engine's own fields:
+            // an input just under the limit can still make it too large.
+            let state_bytes = limits::json_len(&state);
+            if state_bytes > MAX_VALUE_BYTES {
+                return Err(Error::TooLarge {
+                    what: format!(
+                        "the run's state (its input of {input_bytes} bytes plus the engine's own fields)"
+                    ),
+                    bytes: state_bytes,
+                    limit: MAX_VALUE_BYTES,
+                });
+            }
             news.push(NewRun {
                 id,
                 workflow: workflow.name.clone(),
@@ -501,7 +517,15 @@ impl Runtime {
             });
         }
         let stored = Stored::decode(id, record.state.clone())?;
-        let Some(before) = stored.before_failure else {
+        // A run failed by the engine keeps the state before its failure
+        // aside; a run failed because its next point could not be stored
+        // keeps that last good, unfinished state as its state.
+        let before = match stored.before_failure {
+            Some(before) => Some(before),
+            None if !stored.engine.is_finished() => Some(stored.engine),
+            None => None,
+        };
+        let Some(before) = before else {
             return Err(Error::Conflict {
                 run: id.to_owned(),
                 message: "the run has no recorded state before its failure to retry from"

@@ -99,11 +99,14 @@ async fn an_input_over_the_size_limit_is_refused_naming_the_limit() {
     let Err(error) = refused else {
         panic!("a state over the limit was stored");
     };
+    let message = error.to_string();
     assert!(
-        error
-            .to_string()
-            .contains(&format!("above the limit of {MAX_VALUE_BYTES} bytes")),
-        "{error}"
+        matches!(error, Error::TooLarge { .. })
+            && message.contains("the run's state")
+            && message.contains("its input of")
+            && message.contains(&format!("above the limit of {MAX_VALUE_BYTES} bytes"))
+            && message.contains("nothing was written"),
+        "{message}"
     );
     // Well under the limit is accepted: the limit is the stated one.
     let half = "x".repeat(MAX_VALUE_BYTES / 2);
@@ -265,9 +268,19 @@ async fn an_oversized_answer_fails_the_run_at_its_last_good_point() {
     let error = view.error.clone().expect("the error is recorded");
     let message = error["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains(&format!("above the limit of {MAX_VALUE_BYTES} bytes")),
+        message.contains(&format!("above the limit of {MAX_VALUE_BYTES} bytes"))
+            && message.contains("step 2: the answer of bot \"grower\" to \"grow\"")
+            && message.contains("(4.0 MiB)"),
         "{message}"
     );
+    // The oversized answer is a failed attempt of its step, named in the error.
+    assert_eq!(error["step"], json!("2"));
+    let steps: Vec<(&str, &str)> = view
+        .steps
+        .iter()
+        .map(|s| (s.path.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(steps, vec![("1", "done"), ("2", "failed")]);
     assert_eq!(view.variables["e"], json!(16), "step 1's answer is kept");
     assert!(!view.variables.contains_key("huge"));
     assert!(view.transcript.is_empty());
@@ -304,4 +317,86 @@ async fn a_corrupt_database_is_refused_and_left_unchanged() {
         std::fs::read(&path).expect("reads") == bytes,
         "file changed"
     );
+}
+
+#[tokio::test]
+async fn answers_that_fit_alone_but_not_together_fail_the_step_that_overflowed() {
+    let fixture = Fixture::new();
+    let before = keep(&fixture).await;
+    deploy(
+        &fixture,
+        "  STEP 1: BOT \"grower\" \"grow\" WITH {\"name\": \"a\"}\n  STEP 2: BOT \"grower\" \"grow\" WITH {\"name\": \"b\"}\n  STEP 3: BOT \"echo\" \"ping\"\n",
+    );
+    // 1 MiB each: one fits in the run's state, two do not.
+    package(
+        &fixture.bots(),
+        "grower",
+        &[(
+            "grow.bas",
+            "s = \"x\"\nFOR i = 1 TO 20\n  s = s & s\nNEXT i\nIF name = \"a\" THEN\n  RETURN {\"a\": s}\nEND IF\nRETURN {\"b\": s}\n",
+        )],
+        "",
+    );
+    let rt = fixture.runtime().await;
+    let workflow = rt.workflow(None).expect("one workflow");
+    rt.start(&workflow, json!({}), Some("two".into()))
+        .await
+        .expect("starts");
+    // The failure is recorded and reported as the run's status, not an error.
+    assert_eq!(
+        rt.run_to_end("two").await.expect("driven"),
+        RunStatus::Failed
+    );
+    let view = rt.view("two").await.expect("reads");
+    let error = view.error.clone().expect("the error is recorded");
+    assert_eq!(error["step"], json!("2"), "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("step 2: with the answer of bot \"grower\"")
+            && message.contains("the run's state would be")
+            && message.contains(&format!("above the limit of {MAX_VALUE_BYTES} bytes")),
+        "{message}"
+    );
+    let steps: Vec<(&str, &str)> = view
+        .steps
+        .iter()
+        .map(|s| (s.path.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(steps, vec![("1", "done"), ("2", "failed")]);
+    assert!(view.variables.contains_key("a"));
+    assert!(!view.variables.contains_key("b"));
+    // `runs retry` continues from the last good state: step 2 is asked
+    // again and overflows again, recorded the same way.
+    assert_eq!(rt.retry("two").await.expect("retried"), RunStatus::Failed);
+    let again = rt.view("two").await.expect("reads");
+    assert_eq!(again.error, view.error);
+    assert_eq!(again.steps[1].attempts, 2);
+    assert_eq!(kept(&snapshot(&rt).await), kept(&before));
+}
+
+#[tokio::test]
+async fn an_unusable_run_id_is_refused_before_anything_is_written() {
+    let fixture = Fixture::new();
+    let before = keep(&fixture).await;
+    let rt = fixture.runtime().await;
+    let workflow = rt.workflow(None).expect("one workflow");
+    let long = "x".repeat(runtime::MAX_RUN_ID_CHARS + 1);
+    for (id, why) in [
+        ("", "it is empty"),
+        ("a b", "contains ' '"),
+        ("run/1", "contains '/'"),
+        (long.as_str(), "characters long"),
+    ] {
+        let refused = rt.start(&workflow, json!({}), Some(id.to_owned())).await;
+        let Err(error @ Error::InvalidRunId { .. }) = refused else {
+            panic!("{id:?}: expected InvalidRunId, got {refused:?}");
+        };
+        assert!(error.to_string().contains(why), "{error}");
+        assert!(runtime::check_run_id(id).is_err());
+    }
+    assert_eq!(snapshot(&rt).await, before);
+    // The characters allowed are allowed.
+    rt.start(&workflow, json!({}), Some("Order-7_b.2:x".into()))
+        .await
+        .expect("a usable id starts");
 }

@@ -90,7 +90,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .transpose()?;
-    runner::tokio()?.block_on(async move {
+    runner::block_on(async move {
         let store = runner::open_store(&db).await?;
         let requests = store
             .approvals(ApprovalFilter {
@@ -101,19 +101,19 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             .await?;
         if json {
             let rows: Vec<serde_json::Value> = requests.iter().map(to_json).collect();
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         } else if requests.is_empty() {
-            eprintln!("no approval requests");
+            errln!("no approval requests");
         } else {
-            println!("{:<48} {:<10} {:<32} DEADLINE", "ID", "STATUS", "APPROVERS");
+            outln!("{:<48} {:<10} {:<32} DEADLINE", "ID", "STATUS", "APPROVERS")?;
             for r in &requests {
-                println!(
+                outln!(
                     "{:<48} {:<10} {:<32} {}",
                     r.id,
                     r.status.as_str(),
                     r.approvers.join(", "),
                     r.due_at.map_or_else(|| "none".to_owned(), runner::time)
-                );
+                )?;
             }
         }
         store.close().await;
@@ -135,7 +135,7 @@ fn to_json(r: &ApprovalRecord) -> serde_json::Value {
 pub fn decide(args: DecideArgs, approve: bool) -> anyhow::Result<ExitCode> {
     let who = identity(args.who);
     let deployment = runner::deployment_at(&args.bots.bots)?;
-    runner::tokio()?.block_on(async move {
+    runner::block_on(async move {
         let rt = runner::runtime(runner::open_store(&args.db).await?, deployment)?;
         let code = decide_and_drive(&rt, &args.id, approve, &who, args.comment).await;
         rt.store().close().await;
@@ -153,11 +153,11 @@ async fn decide_and_drive(
     let request = match rt.decide(id, approve, who, comment, "cli").await {
         Ok(request) => request,
         Err(runtime::Error::Store(store::Error::Refused(why))) => {
-            eprintln!("botflow: {why}");
+            errln!("botflow: {why}");
             return Ok(ExitCode::FAILURE);
         }
         Err(runtime::Error::Approval(message)) => {
-            eprintln!("botflow: {message}");
+            errln!("botflow: {message}");
             return Ok(ExitCode::FAILURE);
         }
         Err(other) => return Err(other.into()),
@@ -169,18 +169,20 @@ async fn decide_and_drive(
             .iter()
             .filter(|v| v.get("approved").and_then(|a| a.as_bool()) == Some(true))
             .count();
-        eprintln!(
+        errln!(
             "{who} {verb} {}: {yes} of {} approvals needed so far; the run keeps waiting",
-            request.id, request.require_n
+            request.id,
+            request.require_n
         );
         return Ok(ExitCode::from(3));
     }
-    eprintln!(
+    errln!(
         "{who} {verb} {}; continuing run {}",
-        request.id, request.run_id
+        request.id,
+        request.run_id
     );
     let status = rt.run_to_end(&request.run_id).await?;
-    eprintln!("run {} {status}", request.run_id);
+    errln!("run {} {status}", request.run_id);
     if status == store::RunStatus::Waiting {
         print_waiting(rt, &request.run_id, None).await?;
     }
@@ -208,10 +210,10 @@ pub async fn print_waiting(rt: &Runtime, run: &str, extra: Option<&str>) -> anyh
         if let Some(message) = &request.message {
             what.push_str(&format!(": {message}"));
         }
-        eprintln!("{what}");
+        errln!("{what}");
         for approver in &request.approvers {
-            eprintln!("  botflow approve {} --as {approver}{extra}", request.id);
-            eprintln!("  botflow deny {} --as {approver}{extra}", request.id);
+            errln!("  botflow approve {} --as {approver}{extra}", request.id);
+            errln!("  botflow deny {} --as {approver}{extra}", request.id);
         }
     }
     Ok(())

@@ -54,7 +54,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut changed = 0;
     let mut failures = 0;
-    let mut stdout = std::io::stdout().lock();
     for input in &inputs.scripts {
         let file = input.path.display().to_string();
         match format_file(&input.path, &file, &mut reporter) {
@@ -62,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Outcome::Failed => failures += 1,
             Outcome::Changed(_) if args.check => {
                 changed += 1;
-                writeln!(stdout, "{file}")?;
+                outln!("{file}")?;
             }
             Outcome::Changed(text) => match write_atomically(&input.path, &text) {
                 Ok(()) => changed += 1,

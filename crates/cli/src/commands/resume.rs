@@ -19,12 +19,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deployment = runner::deployment_at(&args.bots.bots)?;
-    runner::tokio()?.block_on(async move {
+    runner::block_on(async move {
         let rt = runner::runtime(runner::open_store(&args.db).await?, deployment)?;
         let report = rt.resume_all().await?;
-        eprintln!(
+        errln!(
             "resumed {} run(s): {} ended, {} waiting",
-            report.driven, report.finished, report.waiting
+            report.driven,
+            report.finished,
+            report.waiting
         );
         rt.store().close().await;
         Ok(ExitCode::SUCCESS)

@@ -35,10 +35,13 @@ pub struct Args {
     pub workflow: Option<String>,
 
     /// The run's input: a JSON object whose keys become its first variables.
-    #[arg(long, value_name = "JSON")]
+    /// `--input @FILE` reads the JSON from a file and `--input -` from stdin
+    /// (for inputs too large for a command line). At most 2 MiB of compact JSON.
+    #[arg(long, value_name = "JSON|@FILE|-")]
     pub input: Option<String>,
 
-    /// The run id; starting the same id again returns that run.
+    /// The run id; starting the same id again returns that run. Up to 128
+    /// letters, digits and `- _ . :` (default: a fresh UUID v7).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
@@ -57,8 +60,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let input = parse_input(args.input.as_deref())?;
+    if let Some(id) = &args.id
+        && let Err(runtime::Error::InvalidRunId { reason, .. }) = runtime::check_run_id(id)
+    {
+        return Err(UsageError(format!("--id {id:?} cannot be used: {reason}")).into());
+    }
     let (deployment, script) = locate(&args.path)?;
-    runner::tokio()?.block_on(async move {
+    runner::block_on(async move {
         let store = runner::open_store(&args.db).await?;
         let rt = runner::runtime(store, deployment)?;
         let workflow = match script {
@@ -122,6 +130,10 @@ async fn start_and_drive(
             reporter.finish()?;
             return Ok(ExitCode::FAILURE);
         }
+        // Refused before anything was written: the arguments cannot be used.
+        Err(error @ (runtime::Error::TooLarge { .. } | runtime::Error::InvalidRunId { .. })) => {
+            return Err(UsageError(error.to_string()).into());
+        }
         Err(error) => return Err(error.into()),
     };
     let display = (!json).then(|| {
@@ -133,16 +145,38 @@ async fn start_and_drive(
             std::io::stderr().is_terminal(),
         )
     });
-    let status = if record.status.is_terminal() {
-        record.status
+    let driven = if record.status.is_terminal() {
+        Ok(record.status)
     } else {
-        rt.run_to_end(&record.id).await?
+        rt.run_to_end(&record.id).await
     };
     while background.join_next().await.is_some() {}
-    let view = rt.view(&record.id).await?;
+    let view = match driven {
+        Ok(_) => rt.view(&record.id).await?,
+        // Driving stopped with an error; a run that ended all the same (its
+        // failure recorded) is still shown, with the error on stderr.
+        Err(error) => match rt.view(&record.id).await {
+            Ok(view) if view.status.is_terminal() => {
+                errln!("botflow: {error}");
+                view
+            }
+            _ => return Err(error.into()),
+        },
+    };
+    let status = view.status;
     match display {
-        Some(display) => display.finish(&view).await,
-        None => println!("{}", serde_json::to_string_pretty(&view)?),
+        Some(display) => display.finish(&view).await?,
+        None => {
+            outln!("{}", serde_json::to_string_pretty(&view)?)?;
+            // stdout is for the JSON; say why a run did not complete on stderr.
+            if let Some(error) = &view.error {
+                let message = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no message)");
+                errln!("run {} {status}: {message}", view.id);
+            }
+        }
     }
     if status == store::RunStatus::Waiting {
         crate::commands::approvals::print_waiting(rt, &record.id, Some(&start.decide_extra))
@@ -151,20 +185,94 @@ async fn start_and_drive(
     Ok(runner::exit_code(status))
 }
 
-/// The `--input` object; anything else is an unusable argument.
-fn parse_input(text: Option<&str>) -> anyhow::Result<Value> {
-    let Some(text) = text else {
+/// The most `--input @FILE` or `--input -` reads: room for pretty-printed
+/// JSON whose compact form fits the limit, without reading a huge file whole.
+const MAX_INPUT_TEXT: u64 = 8 * store::MAX_VALUE_BYTES as u64;
+
+/// The `--input` object (given inline, as `@FILE` or `-` for stdin);
+/// anything else is an unusable argument.
+fn parse_input(arg: Option<&str>) -> anyhow::Result<Value> {
+    let Some(arg) = arg else {
         return Ok(Value::Object(Default::default()));
     };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| UsageError(format!("--input is not valid JSON: {e}")))?;
+    let (source, text) = match arg {
+        "-" => (
+            "--input - (stdin)".to_owned(),
+            read_input(std::io::stdin().lock(), "stdin")?,
+        ),
+        _ => match arg.strip_prefix('@') {
+            Some(path) => (format!("--input {arg}"), read_input_file(Path::new(path))?),
+            None => ("--input".to_owned(), arg.to_owned()),
+        },
+    };
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| UsageError(format!("{source} is not valid JSON: {e}")))?;
     if !value.is_object() {
-        return Err(UsageError(
-            "--input must be a JSON object, like '{\"order_amount\": 50}'".to_owned(),
-        )
+        return Err(UsageError(format!(
+            "{source} must be a JSON object, like '{{\"order_amount\": 50}}'"
+        ))
+        .into());
+    }
+    let bytes = serde_json::to_string(&value).map_or(0, |t| t.len());
+    if bytes > store::MAX_VALUE_BYTES {
+        return Err(UsageError(format!(
+            "{source} is {bytes} bytes as compact JSON, above the limit of {} bytes \
+             for the run's input",
+            store::MAX_VALUE_BYTES
+        ))
         .into());
     }
     Ok(value)
+}
+
+fn read_input_file(path: &Path) -> anyhow::Result<String> {
+    let unreadable = |e: &std::io::Error| {
+        UsageError(format!(
+            "--input @{}: cannot read {}: {}",
+            path.display(),
+            path.display(),
+            crate::inputs::io_reason(e)
+        ))
+    };
+    if path.as_os_str().is_empty() {
+        return Err(UsageError("--input @FILE needs a file name after the @".to_owned()).into());
+    }
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "--input @{}: {} is a folder, not a file of JSON",
+            path.display(),
+            path.display()
+        ))
+        .into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    read_input(file, &path.display().to_string())
+}
+
+/// Reads JSON text for `--input`, refusing more than [`MAX_INPUT_TEXT`].
+fn read_input(reader: impl std::io::Read, from: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    reader
+        .take(MAX_INPUT_TEXT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            let reason = if e.kind() == std::io::ErrorKind::InvalidData {
+                "it is not valid UTF-8".to_owned()
+            } else {
+                crate::inputs::io_reason(&e)
+            };
+            UsageError(format!("--input: cannot read {from}: {reason}"))
+        })?;
+    if text.len() as u64 > MAX_INPUT_TEXT {
+        return Err(UsageError(format!(
+            "--input: {from} holds more than {MAX_INPUT_TEXT} bytes; the run's input may be \
+             at most {} bytes of compact JSON",
+            store::MAX_VALUE_BYTES
+        ))
+        .into());
+    }
+    Ok(text)
 }
 
 /// The deployment and, for a script path, the script and the bot it acts as.

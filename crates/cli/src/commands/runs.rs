@@ -57,7 +57,7 @@ pub enum Command {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    runner::tokio()?.block_on(async move {
+    runner::block_on(async move {
         match args.command {
             Command::List {
                 status,
@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let rt = runner::runtime(runner::open_store(&db).await?, deployment)?;
                 let status = rt.retry(&id).await?;
                 let view = rt.view(&id).await?;
-                eprintln!("run {id} {status}");
+                errln!("run {id} {status}");
                 print_error(&view);
                 rt.store().close().await;
                 Ok(runner::exit_code(status))
@@ -82,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     runtime::empty_deployment(std::path::Path::new(".")),
                 )?;
                 rt.cancel(&id).await?;
-                eprintln!("run {id} cancelled");
+                errln!("run {id} cancelled");
                 rt.store().close().await;
                 Ok(ExitCode::SUCCESS)
             }
@@ -124,19 +124,19 @@ async fn list(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
     } else if runs.is_empty() {
-        eprintln!("no runs");
+        errln!("no runs");
     } else {
-        println!("{:<38} {:<24} {:<10} UPDATED", "ID", "WORKFLOW", "STATUS");
+        outln!("{:<38} {:<24} {:<10} UPDATED", "ID", "WORKFLOW", "STATUS")?;
         for r in &runs {
-            println!(
+            outln!(
                 "{:<38} {:<24} {:<10} {}",
                 r.id,
                 r.workflow,
                 r.status.as_str(),
                 runner::time(r.updated_at)
-            );
+            )?;
         }
     }
     store.close().await;
@@ -150,28 +150,28 @@ async fn show(id: &str, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
     )?;
     let view = rt.view(id).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        outln!("{}", serde_json::to_string_pretty(&view)?)?;
     } else {
-        print_view(&view);
+        print_view(&view)?;
         if view.status == RunStatus::Waiting {
-            println!("\nwaiting for");
+            outln!("\nwaiting for")?;
             let pending = rt.pending_approvals(id).await?;
             if pending.is_empty() {
                 match view.wake_at {
-                    Some(due) => println!("  a timer, due {}", runner::time(due)),
-                    None => println!("  nothing it can name"),
+                    Some(due) => outln!("  a timer, due {}", runner::time(due))?,
+                    None => outln!("  nothing it can name")?,
                 }
             }
             for request in pending {
                 let deadline = request
                     .due_at
                     .map_or_else(|| "no deadline".to_owned(), runner::time);
-                println!(
+                outln!(
                     "  approval {} from {} (deadline {deadline})",
                     request.id,
                     request.approvers.join(", ")
-                );
-                println!("    botflow approve {} --as WHO", request.id);
+                )?;
+                outln!("    botflow approve {} --as WHO", request.id)?;
             }
         }
     }
@@ -181,49 +181,50 @@ async fn show(id: &str, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
 
 fn print_error(view: &RunView) {
     if let Some(error) = &view.error {
-        eprintln!(
+        errln!(
             "error: {}",
             error.get("message").and_then(|m| m.as_str()).unwrap_or("?")
         );
     }
 }
 
-fn print_view(view: &RunView) {
-    println!("run       {}", view.id);
-    println!("workflow  {} (bot {})", view.workflow, view.bot);
-    println!("status    {}", view.status);
-    println!("program   {}", view.program_hash);
-    println!("created   {}", runner::time(view.created_at));
-    println!(
+fn print_view(view: &RunView) -> std::io::Result<()> {
+    outln!("run       {}", view.id)?;
+    outln!("workflow  {} (bot {})", view.workflow, view.bot)?;
+    outln!("status    {}", view.status)?;
+    outln!("program   {}", view.program_hash)?;
+    outln!("created   {}", runner::time(view.created_at))?;
+    outln!(
         "updated   {} ({} durable points)",
         runner::time(view.updated_at),
         view.version
-    );
+    )?;
     if let Some(result) = &view.result {
-        println!("result    {result}");
+        outln!("result    {result}")?;
     }
     if let Some(error) = &view.error {
-        println!("error     {error}");
+        outln!("error     {error}")?;
     }
-    println!("\nsteps");
+    outln!("\nsteps")?;
     for step in &view.steps {
-        println!(
+        outln!(
             "  {:<10} {:<6} {:<20} {:<9} attempts {}",
             step.path,
             step.number,
             step.bot.as_deref().unwrap_or(&step.kind),
             step.status,
             step.attempts
-        );
+        )?;
     }
-    println!("\ntimeline");
+    outln!("\ntimeline")?;
     for entry in &view.journal {
-        println!(
+        outln!(
             "  {:>4} {} {:<16} {}",
             entry.seq,
             runner::time(entry.at),
             entry.kind,
             entry.data
-        );
+        )?;
     }
+    Ok(())
 }
