@@ -68,6 +68,20 @@ impl Parser<'_> {
             self.parallel()
         } else if is("BRANCH") && matches!(self.nth(1).kind, TokenKind::Word | TokenKind::Number) {
             self.stray_branch()
+        } else if is("STEP") || is("BRANCH") || (is("LET") && self.nth(1).kind != TokenKind::Word) {
+            // These keywords' own forms did not match. They are not generic
+            // keyword statements: formatted as one, the line would read as the
+            // keyword's own form (`STEP ! x` would print as `STEP NOT x`).
+            let what = if is("STEP") {
+                "a step number after STEP"
+            } else if is("BRANCH") {
+                "a branch label after BRANCH"
+            } else {
+                "a variable after LET"
+            };
+            self.bump();
+            self.expected(what);
+            self.error_line()
         } else {
             self.line_stmt()
         }
