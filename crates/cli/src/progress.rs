@@ -56,10 +56,21 @@ impl Display {
             summary.push_str(&format!(": {message}"));
         }
         if let Some(due) = view.wake_at.filter(|_| status == "waiting") {
-            summary.push_str(&format!(
-                " until {}; `botflow resume` continues it",
-                crate::runner::time(due)
-            ));
+            let on_approval = view
+                .steps
+                .iter()
+                .any(|step| step.kind == "approval" && step.status == "waiting");
+            summary.push_str(&if on_approval {
+                format!(
+                    " for an approval (deadline {}); a decision continues it",
+                    crate::runner::time(due)
+                )
+            } else {
+                format!(
+                    " until {}; `botflow resume` continues it",
+                    crate::runner::time(due)
+                )
+            });
         }
         line(&self.bars, tty, summary);
         if let Some(result) = &view.result {

@@ -45,6 +45,11 @@ fn start_case(db: &Path, extra: &[&str]) -> String {
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(&format!("from {MANAGER}")), "{stderr}");
+    assert!(
+        stderr.contains("waiting for an approval")
+            && !stderr.contains("`botflow resume` continues it"),
+        "the summary says a decision continues the run: {stderr}"
+    );
     let list = botflow(db, &["approvals", "list", "--status", "pending", "--json"]);
     assert!(list.status.success(), "{}", text(&list.stderr));
     let rows: Value = serde_json::from_slice(&list.stdout).expect("a JSON array");
