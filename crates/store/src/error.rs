@@ -70,6 +70,24 @@ pub enum Error {
     InvalidSchema(String),
 }
 
+impl Error {
+    /// Whether the whole operation may simply be tried again: the database
+    /// gave up on a transaction (a deadlock or a serialization failure in
+    /// PostgreSQL, a busy or locked database in SQLite) and wrote nothing.
+    pub fn is_transient(&self) -> bool {
+        let Error::Database(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        matches!(
+            db.code().as_deref(),
+            // PostgreSQL: serialization_failure, deadlock_detected.
+            Some("40001" | "40P01")
+            // SQLite: SQLITE_BUSY, SQLITE_LOCKED (primary codes).
+            | Some("5" | "6")
+        )
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         Error::Database(error)

@@ -63,7 +63,18 @@ fn check_schema(name: &str) -> Result<()> {
     }
 }
 
+/// How often a batch the database aborted (deadlock, serialization failure) is retried.
+const COMMIT_RETRIES: u32 = 3;
+
 impl PostgresStore {
+    /// Applies a prepared batch in one transaction.
+    async fn commit_once(&self, batch: &mut batch::PreparedBatch) -> Result<()> {
+        let mut tx = PgTx(self.pool.begin().await?);
+        batch::apply(&mut tx, batch).await?;
+        tx.0.commit().await?;
+        Ok(())
+    }
+
     /// Connects to `url` with default options.
     pub async fn open(url: &str) -> Result<Self> {
         Self::open_with(url, PostgresOptions::default()).await
@@ -605,10 +616,23 @@ impl Store for PostgresStore {
         if batch.is_empty() {
             return Ok(batch.outcomes);
         }
-        let mut tx = PgTx(self.pool.begin().await?);
-        batch::apply(&mut tx, &mut batch).await?;
-        tx.0.commit().await?;
-        Ok(batch.outcomes)
+        // Two nodes' batches that touch the same rows in another order can
+        // deadlock; PostgreSQL then aborts one transaction, which wrote
+        // nothing, so that batch is simply applied again.
+        let outcomes = batch.outcomes.clone();
+        let mut retries = 0;
+        loop {
+            match self.commit_once(&mut batch).await {
+                Ok(()) => return Ok(batch.outcomes),
+                Err(error) if error.is_transient() && retries < COMMIT_RETRIES => {
+                    retries += 1;
+                    tracing::warn!(%error, retries, "group commit aborted by the database; retrying");
+                    batch.outcomes.clone_from(&outcomes);
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << retries)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     async fn approvals(&self, filter: crate::ApprovalFilter) -> Result<Vec<crate::ApprovalRecord>> {
