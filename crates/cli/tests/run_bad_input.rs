@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+
+use common::{botflow, text};
 use serde_json::Value;
 
 const ECHO: &str = "RETURN {\"e\": ((x ?? 0) * 3 + 1) MOD 1000, \"last\": action}\n";
@@ -46,24 +49,8 @@ RETURN {"huge": s}
 
 const LIMIT: &str = "2097152";
 
-fn botflow() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_botflow"));
-    command
-        .env("BOTFLOW_LEASE_MS", "200")
-        .env("NO_COLOR", "1")
-        .env_remove("BOTFLOW_CRASH_AFTER_COMMITS")
-        .env_remove("BOTFLOW_DB")
-        .env_remove("BOTFLOW_BOTS")
-        .stdin(Stdio::null());
-    command
-}
-
 fn botflow_with(args: &[&str]) -> Output {
     botflow().args(args).output().expect("botflow runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Writes `<root>/<name>.gbai/<name>.gbdialog/<file>` for each script.

@@ -15,12 +15,13 @@
 //! step in flight at the kill).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+mod common;
 
-const LEASE_MS: &str = "200";
+use common::{botflow, resume, show};
+use serde_json::Value;
 
 const COUNTER: &str = "counter_key = \"runs_\" & idempotency_key\n\
                        seen_runs = GET BOT MEMORY(counter_key)\n\
@@ -40,16 +41,6 @@ const LOOPS: &str = r#"ORCHESTRATE WORKFLOW "loops"
   PUBLISH EVENT "loops_done" WITH {"total": total}
 END WORKFLOW
 "#;
-
-fn botflow() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_botflow"));
-    command
-        .env("BOTFLOW_LEASE_MS", LEASE_MS)
-        .env_remove("BOTFLOW_CRASH_AFTER_COMMITS")
-        .env_remove("BOTFLOW_DB")
-        .stdin(Stdio::null());
-    command
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create a folder");
@@ -120,44 +111,6 @@ fn run(bots: &Path, db: &Path, case: &Case<'_>, id: &str, crash_after: Option<u6
         command.env("BOTFLOW_CRASH_AFTER_COMMITS", n.to_string());
     }
     command.output().expect("botflow runs")
-}
-
-fn resume(bots: &Path, db: &Path) {
-    let output = botflow()
-        .args([
-            "resume",
-            "--bots",
-            &bots.display().to_string(),
-            "--db",
-            &db.display().to_string(),
-        ])
-        .output()
-        .expect("botflow resume runs");
-    assert!(
-        output.status.success(),
-        "resume failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn show(db: &Path, id: &str) -> Value {
-    let output = botflow()
-        .args([
-            "runs",
-            "show",
-            id,
-            "--json",
-            "--db",
-            &db.display().to_string(),
-        ])
-        .output()
-        .expect("botflow runs show runs");
-    assert!(
-        output.status.success(),
-        "runs show {id} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("runs show prints JSON")
 }
 
 /// How many times each bot step's effects were committed, from the bots' memory.

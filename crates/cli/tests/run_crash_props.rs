@@ -22,8 +22,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+mod common;
+
+use common::{botflow, resume, show, text};
 use serde_json::Value;
 
 const RUN_ID: &str = "prop";
@@ -210,21 +213,6 @@ impl Generator {
     }
 }
 
-fn botflow() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_botflow"));
-    command
-        .env("BOTFLOW_LEASE_MS", "200")
-        .env_remove("BOTFLOW_CRASH_AFTER_COMMITS")
-        .env_remove("BOTFLOW_DB")
-        .env_remove("BOTFLOW_BOTS")
-        .stdin(Stdio::null());
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// The deployment: the workflow package `flow` and the `echo` bot.
 fn deployment(root: &Path, program: &str) {
     let flow = root.join("flow.gbai/flow.gbdialog");
@@ -255,44 +243,6 @@ fn run(bots: &Path, db: &Path, input: &str, crash_after: Option<u64>) -> Output 
     command.output().expect("botflow runs")
 }
 
-fn resume(bots: &Path, db: &Path) {
-    let output = botflow()
-        .args([
-            "resume",
-            "--bots",
-            &bots.display().to_string(),
-            "--db",
-            &db.display().to_string(),
-        ])
-        .output()
-        .expect("botflow resume runs");
-    assert!(
-        output.status.success(),
-        "resume failed: {}",
-        text(&output.stderr)
-    );
-}
-
-fn show(db: &Path) -> Value {
-    let output = botflow()
-        .args([
-            "runs",
-            "show",
-            RUN_ID,
-            "--json",
-            "--db",
-            &db.display().to_string(),
-        ])
-        .output()
-        .expect("botflow runs show runs");
-    assert!(
-        output.status.success(),
-        "runs show failed: {}",
-        text(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("runs show prints JSON")
-}
-
 /// What must be the same after a crash and resume as without one.
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -311,7 +261,7 @@ struct Outcome {
 }
 
 fn outcome(db: &Path) -> Outcome {
-    let run = show(db);
+    let run = show_run(db);
     let mut steps: Vec<(String, Value, Value, Value)> = run["steps"]
         .as_array()
         .expect("steps")
@@ -507,4 +457,9 @@ fn the_generator_covers_the_statement_set() {
     ] {
         assert!(all.contains(form), "no generated program uses {form:?}");
     }
+}
+
+/// The run of this test, as `botflow runs show` gives it.
+fn show_run(db: &Path) -> Value {
+    show(db, RUN_ID)
 }
