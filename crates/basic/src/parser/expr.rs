@@ -109,39 +109,25 @@ impl Parser<'_> {
 
     fn infix(&self) -> Option<Infix> {
         let token = self.tok();
-        let op = match token.kind {
-            TokenKind::Plus => BinaryOp::Add,
-            TokenKind::Minus => BinaryOp::Sub,
-            TokenKind::Star => BinaryOp::Mul,
-            TokenKind::Slash => BinaryOp::Div,
-            TokenKind::Caret => BinaryOp::Pow,
-            TokenKind::Amp => BinaryOp::Concat,
-            TokenKind::Eq | TokenKind::EqEq => BinaryOp::Eq,
-            TokenKind::Ne => BinaryOp::Ne,
-            TokenKind::Lt => BinaryOp::Lt,
-            TokenKind::Gt => BinaryOp::Gt,
-            TokenKind::Le => BinaryOp::Le,
-            TokenKind::Ge => BinaryOp::Ge,
-            TokenKind::Coalesce => BinaryOp::Coalesce,
-            TokenKind::AndAnd => BinaryOp::And,
-            TokenKind::OrOr => BinaryOp::Or,
-            TokenKind::Word => {
-                let word = self.text(token);
-                if word.eq_ignore_ascii_case("AND") {
-                    BinaryOp::And
-                } else if word.eq_ignore_ascii_case("OR") {
-                    BinaryOp::Or
-                } else if word.eq_ignore_ascii_case("MOD") {
-                    BinaryOp::Mod
-                } else if word.eq_ignore_ascii_case("IN") {
-                    return Some(Infix::In(false));
-                } else if word.eq_ignore_ascii_case("NOT") && self.word_at(1, "IN") {
-                    return Some(Infix::In(true));
-                } else {
-                    return None;
-                }
-            }
-            _ => return None,
+        if let Some(op) = binary_symbol(token.kind) {
+            return Some(Infix::Binary(op));
+        }
+        if token.kind != TokenKind::Word {
+            return None;
+        }
+        let word = self.text(token);
+        let op = if word.eq_ignore_ascii_case("AND") {
+            BinaryOp::And
+        } else if word.eq_ignore_ascii_case("OR") {
+            BinaryOp::Or
+        } else if word.eq_ignore_ascii_case("MOD") {
+            BinaryOp::Mod
+        } else if word.eq_ignore_ascii_case("IN") {
+            return Some(Infix::In(false));
+        } else if word.eq_ignore_ascii_case("NOT") && self.word_at(1, "IN") {
+            return Some(Infix::In(true));
+        } else {
+            return None;
         };
         Some(Infix::Binary(op))
     }
@@ -562,6 +548,29 @@ fn is_reserved_word(word: &str) -> bool {
     ["THEN", "ELSE", "AND", "OR", "MOD"]
         .iter()
         .any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// The binary operator a punctuation token spells, if any (`AND`, `OR`,
+/// `MOD` and `IN` are words, handled by [`Parser::infix`]).
+pub(crate) fn binary_symbol(kind: TokenKind) -> Option<BinaryOp> {
+    Some(match kind {
+        TokenKind::Plus => BinaryOp::Add,
+        TokenKind::Minus => BinaryOp::Sub,
+        TokenKind::Star => BinaryOp::Mul,
+        TokenKind::Slash => BinaryOp::Div,
+        TokenKind::Caret => BinaryOp::Pow,
+        TokenKind::Amp => BinaryOp::Concat,
+        TokenKind::Eq | TokenKind::EqEq => BinaryOp::Eq,
+        TokenKind::Ne => BinaryOp::Ne,
+        TokenKind::Lt => BinaryOp::Lt,
+        TokenKind::Gt => BinaryOp::Gt,
+        TokenKind::Le => BinaryOp::Le,
+        TokenKind::Ge => BinaryOp::Ge,
+        TokenKind::Coalesce => BinaryOp::Coalesce,
+        TokenKind::AndAnd => BinaryOp::And,
+        TokenKind::OrOr => BinaryOp::Or,
+        _ => return None,
+    })
 }
 
 /// The value of a number literal: an `i64` when it is an integer that fits.

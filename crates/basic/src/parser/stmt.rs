@@ -828,29 +828,12 @@ impl Parser<'_> {
     }
 }
 
-/// Whether a line that ends with this token goes on on the next line (`LANGUAGE.md` §1).
+/// Whether a line that ends with this token goes on on the next line
+/// (`LANGUAGE.md` §1): a binary operator, a comma or an open bracket.
 fn continues_line(kind: TokenKind) -> bool {
-    matches!(
-        kind,
-        TokenKind::Comma
-            | TokenKind::Plus
-            | TokenKind::Minus
-            | TokenKind::Star
-            | TokenKind::Slash
-            | TokenKind::Caret
-            | TokenKind::Amp
-            | TokenKind::Eq
-            | TokenKind::EqEq
-            | TokenKind::Ne
-            | TokenKind::Lt
-            | TokenKind::Gt
-            | TokenKind::Le
-            | TokenKind::Ge
-            | TokenKind::Coalesce
-            | TokenKind::AndAnd
-            | TokenKind::OrOr
-            | TokenKind::LParen
-            | TokenKind::LBracket
-            | TokenKind::LBrace
-    )
+    super::expr::binary_symbol(kind).is_some()
+        || matches!(
+            kind,
+            TokenKind::Comma | TokenKind::LParen | TokenKind::LBracket | TokenKind::LBrace
+        )
 }
