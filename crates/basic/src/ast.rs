@@ -512,6 +512,16 @@ pub struct Generic {
     pub rest: Option<String>,
 }
 
+impl Generic {
+    /// The procedure a line like `greet "Bob"` would call, case-folded: the
+    /// keyword when it is one word followed by a list of arguments (VB's call
+    /// without `CALL` or parentheses). Whether such a procedure exists is the
+    /// caller's to decide: the parser cannot know procedures defined below.
+    pub fn procedure_call(&self) -> Option<String> {
+        (self.rest.is_none() && !self.keyword.contains(' ')).then(|| self.keyword.to_lowercase())
+    }
+}
+
 /// The right-hand side of `x = <keyword expression>`.
 // One per assignment statement, never in bulk: boxing the large variants would
 // only add indirection to every match.

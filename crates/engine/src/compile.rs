@@ -628,9 +628,9 @@ impl Compiler {
             }
             // `greet "Bob"`: a procedure called the VB way, without CALL or parentheses.
             StmtKind::Generic(generic)
-                if generic.rest.is_none()
-                    && !generic.keyword.contains(' ')
-                    && self.procs.contains_key(&generic.keyword.to_lowercase()) =>
+                if generic
+                    .procedure_call()
+                    .is_some_and(|name| self.procs.contains_key(&name)) =>
             {
                 let args = generic.args.iter().map(|a| self.expr(a)).collect();
                 self.emit(Op::CallProc {

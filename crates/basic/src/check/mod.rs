@@ -991,12 +991,9 @@ impl<'a> Checker<'a> {
 
     fn generic(&mut self, generic: &Generic) {
         // `greet "Bob"`: a SUB of this script called without CALL or parentheses.
-        if generic.rest.is_none()
-            && !generic.keyword.contains(' ')
-            && self
-                .facts
-                .procedures
-                .contains_key(fold(&generic.keyword, &mut self.scratch))
+        if generic
+            .procedure_call()
+            .is_some_and(|name| self.facts.procedures.contains_key(&name))
         {
             self.exprs(&generic.args);
             return;
