@@ -151,8 +151,7 @@ impl Runtime {
         })
     }
 
-    /// The events a run published. The store has no per-run index of events
-    /// yet, so this pages through the log and keeps the run's own.
+    /// The events a run published, page by page (the store filters by run).
     async fn events_of(&self, id: &str) -> Result<Vec<EventView>> {
         let mut found = Vec::new();
         let mut after = 0;
@@ -161,27 +160,24 @@ impl Runtime {
                 .store()
                 .events(store::EventFilter {
                     after_seq: after,
-                    name: None,
+                    from_run: Some(id.to_owned()),
                     limit: 1000,
+                    ..store::EventFilter::default()
                 })
                 .await?;
             let Some(last) = page.last() else {
                 return Ok(found);
             };
             after = last.seq;
-            found.extend(
-                page.into_iter()
-                    .filter(|e| e.from_run.as_deref() == Some(id))
-                    .map(|e| EventView {
-                        id: e.id,
-                        name: e.name,
-                        key: e.key,
-                        target_bot: e.target_bot,
-                        payload: e.payload,
-                        from_bot: e.from_bot,
-                        at: e.at,
-                    }),
-            );
+            found.extend(page.into_iter().map(|e| EventView {
+                id: e.id,
+                name: e.name,
+                key: e.key,
+                target_bot: e.target_bot,
+                payload: e.payload,
+                from_bot: e.from_bot,
+                at: e.at,
+            }));
         }
     }
 }

@@ -379,6 +379,8 @@ pub struct EventFilter {
     pub after_seq: i64,
     /// Only events with this name.
     pub name: Option<String>,
+    /// Only events this run published.
+    pub from_run: Option<String>,
     /// At most this many events.
     pub limit: u32,
 }
@@ -388,6 +390,7 @@ impl Default for EventFilter {
         EventFilter {
             after_seq: 0,
             name: None,
+            from_run: None,
             limit: 100,
         }
     }

@@ -563,11 +563,13 @@ impl Store for SqliteStore {
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
         let rows: Vec<rows::EventRow> = sqlx::query_as(
             "SELECT seq, id, name, key, target_bot, payload, from_bot, from_run, at FROM events \
-             WHERE seq > ?1 AND (?2 IS NULL OR name = ?2) ORDER BY seq LIMIT ?3",
+             WHERE seq > ?1 AND (?2 IS NULL OR name = ?2) AND (?4 IS NULL OR from_run = ?4) \
+             ORDER BY seq LIMIT ?3",
         )
         .bind(filter.after_seq)
         .bind(&filter.name)
         .bind(limit(filter.limit))
+        .bind(&filter.from_run)
         .fetch_all(&self.readers)
         .await?;
         rows::convert(rows)

@@ -483,11 +483,22 @@ async fn events_are_filtered_in_order(h: &Harness) {
             after_seq: all[1].seq,
             name: Some("odd".to_owned()),
             limit: 1,
+            ..EventFilter::default()
         })
         .await
         .expect("read");
     assert_eq!(odd.len(), 1);
     assert_eq!(odd[0].id, "e3");
+
+    let by_run = |run: &str| EventFilter {
+        from_run: Some(run.to_owned()),
+        limit: 100,
+        ..EventFilter::default()
+    };
+    let mine = s.events(by_run("r1")).await.expect("read");
+    assert_eq!(mine.len(), 7, "every event of run r1");
+    let theirs = s.events(by_run("r2")).await.expect("read");
+    assert!(theirs.is_empty(), "no event of another run: {theirs:?}");
 }
 
 async fn memory_set_keeps_history(h: &Harness) {
