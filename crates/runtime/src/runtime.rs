@@ -61,9 +61,18 @@ pub(crate) struct Inner {
     pub(crate) node: String,
     pub(crate) options: Options,
     progress: broadcast::Sender<Progress>,
+    /// Rung when a run may have become runnable in this process (a decision,
+    /// an event, a message, a new run), so a worker looks for due runs now
+    /// instead of at its next poll.
+    wakeup: tokio::sync::Notify,
 }
 
 impl Inner {
+    /// Tells a waiting worker that a run may be runnable now.
+    pub(crate) fn wake(&self) {
+        self.wakeup.notify_one();
+    }
+
     /// Sends a progress event to whoever listens.
     pub(crate) fn emit(&self, progress: Progress) {
         if self.progress.receiver_count() > 0 {
@@ -161,8 +170,21 @@ impl Runtime {
                 node,
                 options,
                 progress,
+                wakeup: tokio::sync::Notify::new(),
             }),
         }
+    }
+
+    /// Tells a waiting worker that a run may be runnable now (see [`woken`](Self::woken)).
+    pub fn wake(&self) {
+        self.inner.wake();
+    }
+
+    /// Resolves when [`wake`](Self::wake) was called since the last time it
+    /// resolved (at most one wake-up is remembered): a worker's cue to claim
+    /// due runs before its next poll.
+    pub async fn woken(&self) {
+        self.inner.wakeup.notified().await;
     }
 
     /// The store.
