@@ -40,6 +40,12 @@ enum Command {
     Approve(commands::approvals::DecideArgs),
     /// Deny a human approval request, then continue its run.
     Deny(commands::approvals::DecideArgs),
+    /// Publish events and look at the event log.
+    Events(commands::events::Args),
+    /// Run a reference benchmark (`bench w1`: shared/bench/W1.md).
+    Bench(commands::bench::Args),
+    /// Drive runs as they become due (timers, decisions, events) until stopped.
+    Worker(commands::worker::Args),
 }
 
 /// Arguments that cannot be used (a missing path, a file of the wrong kind):
@@ -66,6 +72,9 @@ fn main() -> ExitCode {
         Command::Approvals(args) => commands::approvals::list(args),
         Command::Approve(args) => commands::approvals::decide(args, true),
         Command::Deny(args) => commands::approvals::decide(args, false),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::Events(args) => commands::events::run(args),
+        Command::Worker(args) => commands::worker::run(args),
     };
     match result {
         Ok(code) => code,

@@ -39,6 +39,20 @@ pub struct RunState {
     pub(crate) finished: Option<Finished>,
 }
 
+impl RunState {
+    /// The event names of the run's registered `ON EVENT` handlers, each
+    /// once, in registration order: what the runtime delivers events for.
+    pub fn handler_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (name, _) in &self.handlers {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Finished {

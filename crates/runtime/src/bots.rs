@@ -72,6 +72,16 @@ pub(crate) async fn call_bot(
     timeout: Option<f64>,
     depth: usize,
 ) -> BotReply {
+    if let Some(log) = &inner.options.builtin_bots
+        && let Some(result) = crate::builtin::answer(log, key, bot, input)
+    {
+        let result = result.map_err(|message| ErrorValue::new("bot", message));
+        return BotReply {
+            result,
+            effects: Vec::new(),
+            attempts: 1,
+        };
+    }
     let mut attempts = 0;
     loop {
         attempts += 1;

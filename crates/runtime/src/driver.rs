@@ -15,16 +15,18 @@
 //! its driver ends: a waiting run costs its row, not a task.
 
 mod approvals;
+mod events;
+mod messages;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use engine::{Answer, Compiled, Effect, ErrorValue, Outcome, Request, RequestKind, RunState};
 use serde_json::{Value, json};
 use store::{
-    DurablePoint, MAX_VALUE_BYTES, MemoryOp, NewEvent, NewJournalEntry, PointOutcome, RunRecord,
-    RunStatus, StepRecord, StepStatus, StepWrite, Store,
+    DurablePoint, MAX_VALUE_BYTES, MemoryOp, NewEvent, NewJournalEntry, PointOutcome, RunCreation,
+    RunRecord, RunStatus, StepRecord, StepStatus, StepWrite, Store, Wait,
 };
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -69,6 +71,10 @@ struct Pending {
     events: Vec<NewEvent>,
     journal: Vec<NewJournalEntry>,
     progress: Vec<Progress>,
+    /// Events and messages whose answers the next point records.
+    consumed: Vec<String>,
+    /// Events delivered to handlers by the next point's advance.
+    delivered: Vec<String>,
 }
 
 pub(crate) struct Driver {
@@ -79,9 +85,16 @@ pub(crate) struct Driver {
     epoch: i64,
     lease_at: i64,
     stored: Stored,
-    /// The engine state of the last committed point that was not final.
-    committed: RunState,
+    /// The stored state (as [`Stored::encode`] text) of the last committed
+    /// point that was not final: what a failure keeps for `runs retry`.
+    /// Text rather than a `RunState` clone, since it changes at every point
+    /// and is read only when a run fails.
+    committed: String,
     first_point: bool,
+    /// A new run's creation, sent with its first point (see [`Driver::fresh`]).
+    create: Option<Box<RunCreation>>,
+    /// Set when that first point found a run with the same id.
+    existed: bool,
     steps: HashMap<String, StepRow>,
     /// Paths of the engine's own `STEP`s (others are bare bot requests, such as a branch's).
     step_paths: BTreeSet<String>,
@@ -92,6 +105,14 @@ pub(crate) struct Driver {
     tasks: HashMap<u64, AbortHandle>,
     /// Answers known before their request is issued (decided approvals).
     ready: HashMap<u64, Result<Value, ErrorValue>>,
+    /// Events and messages this driver took for a wait or `HEAR` (committed or about to be).
+    taken: HashSet<String>,
+    /// Events this driver delivered to handlers.
+    delivered: HashSet<String>,
+    /// What this pass's unanswered event waits and `HEAR`s wait for.
+    waits: Vec<Wait>,
+    /// Approval notifications to send once the next point commits.
+    notices: Vec<crate::notify::Notice>,
     tx: mpsc::UnboundedSender<(u64, BotReply)>,
     rx: mpsc::UnboundedReceiver<(u64, BotReply)>,
 }
@@ -134,33 +155,81 @@ impl Driver {
                 )
             })
             .collect();
+        let mut driver = Driver::build(inner, record.id, record.bot, compiled, stored, steps);
+        driver.epoch = record.lease_epoch;
+        driver.first_point = record.version == 0;
+        Ok(driver)
+    }
+
+    /// A driver for a run that does not exist yet: its first point creates
+    /// it (already leased to this node at epoch 1), so starting a run costs
+    /// no transaction of its own. Driving reports `existed` when the id was taken.
+    pub(crate) fn fresh(
+        inner: Arc<Inner>,
+        id: String,
+        compiled: Arc<Compiled>,
+        stored: Stored,
+        creation: RunCreation,
+    ) -> Driver {
+        let bot = creation.bot.clone();
+        let mut driver = Driver::build(inner, id, bot, compiled, stored, HashMap::new());
+        driver.epoch = 1;
+        driver.first_point = true;
+        driver.create = Some(Box::new(creation));
+        driver
+    }
+
+    fn build(
+        inner: Arc<Inner>,
+        run: String,
+        bot: String,
+        compiled: Arc<Compiled>,
+        stored: Stored,
+        steps: HashMap<String, StepRow>,
+    ) -> Driver {
         let (tx, rx) = mpsc::unbounded_channel();
-        Ok(Driver {
-            committed: stored.engine.clone(),
-            first_point: record.version == 0,
+        Driver {
+            committed: stored.encode(),
+            first_point: false,
+            create: None,
+            existed: false,
             inner,
-            run: record.id,
-            bot: record.bot,
+            run,
+            bot,
             compiled,
-            epoch: record.lease_epoch,
+            epoch: 0,
             lease_at: now_ms(),
             stored,
             step_paths: BTreeSet::new(),
             steps,
             pending: Pending::default(),
+            notices: Vec::new(),
             open: HashMap::new(),
             tasks: HashMap::new(),
             ready: HashMap::new(),
+            taken: HashSet::new(),
+            delivered: HashSet::new(),
+            waits: Vec::new(),
             tx,
             rx,
-        })
+        }
     }
 
     /// Drives the run until it ends, waits, or is taken over.
-    pub(crate) async fn drive(mut self) -> Result<Driven> {
+    pub(crate) async fn drive(self) -> Result<Driven> {
+        self.drive_and_tell().await.map(|(driven, _)| driven)
+    }
+
+    /// Like [`drive`](Self::drive), also telling whether a [`fresh`](Self::fresh)
+    /// run's first point found its id taken (then nothing was written).
+    pub(crate) async fn drive_and_tell(mut self) -> Result<(Driven, bool)> {
         let result = self.drive_inner().await;
         for (_, task) in self.tasks.drain() {
             task.abort();
+        }
+        if self.existed {
+            // Another start with the same id won; this driver never ran anything.
+            return result.map(|driven| (driven, true));
         }
         let status = match &result {
             Ok(Driven::Finished(status)) => status.to_string(),
@@ -172,7 +241,7 @@ impl Driver {
             run: self.run.clone(),
             status,
         });
-        result
+        result.map(|driven| (driven, false))
     }
 
     async fn drive_inner(&mut self) -> Result<Driven> {
@@ -183,6 +252,9 @@ impl Driver {
             });
         }
         loop {
+            if !self.stored.engine.handler_names().is_empty() {
+                self.deliver_events().await?;
+            }
             let now = now_ms();
             let advance = engine::advance(&self.compiled, &mut self.stored.engine, now, BUDGET);
             let mut point = self.point(RunStatus::Running, now);
@@ -229,7 +301,7 @@ impl Driver {
                         "workflow_failed",
                         json!({"error": error.to_value()}),
                     );
-                    self.stored.before_failure = Some(self.committed.clone());
+                    self.stored.before_failure = Some(self.committed_engine()?);
                     if limits::json_len(&self.stored) > MAX_VALUE_BYTES {
                         // Both states do not fit in one value: keep the
                         // failure and its error (retry is then refused,
@@ -264,9 +336,20 @@ impl Driver {
             // Approvals wait like timers: until decided or past their deadline.
             let mut approval_due: Option<i64> = None;
             let mut look_again = false;
+            self.waits.clear();
             for request in &fresh {
-                if matches!(request.kind, RequestKind::Approval { .. }) {
-                    match self.approval(request, &mut point, now).await? {
+                let next = match request.kind {
+                    RequestKind::Approval { .. } => {
+                        Some(self.approval(request, &mut point, now).await?)
+                    }
+                    RequestKind::WaitEvent { .. } => {
+                        Some(self.event_wait(request, &mut point, now).await?)
+                    }
+                    RequestKind::Hear { .. } => Some(self.hear(request, &mut point).await?),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    match next {
                         approvals::Next::Ready(answer) => {
                             self.ready.insert(request.id, answer);
                         }
@@ -284,22 +367,30 @@ impl Driver {
                 || fresh.iter().any(|r| {
                     !matches!(
                         r.kind,
-                        RequestKind::Delay { .. } | RequestKind::Approval { .. }
+                        RequestKind::Delay { .. }
+                            | RequestKind::Approval { .. }
+                            | RequestKind::WaitEvent { .. }
+                            | RequestKind::Hear { .. }
                     )
                 })
                 || next_timer.is_some_and(|due| due <= now);
             if !actionable {
                 point.status = RunStatus::Waiting;
                 point.wake_at = next_timer;
+                let mut waits = std::mem::take(&mut self.waits);
+                waits.extend(self.handler_waits());
+                point.waits = Some(waits);
                 point
                     .journal
                     .push(journal("waiting", json!({"wake_at": next_timer})));
                 point.state = self.stored.encode();
                 point.steps = self.dirty_steps();
+                // The lease goes with the same transaction: a decision or an
+                // event may make the run due the moment it is recorded.
+                point.release = true;
                 if let Some(stop) = self.commit(point).await?.stop() {
                     return Ok(stop);
                 }
-                self.release().await;
                 return Ok(Driven::Waiting {
                     wake_at: next_timer,
                 });
@@ -322,11 +413,11 @@ impl Driver {
     /// A point of the run as it stands, without effects yet.
     fn point(&mut self, status: RunStatus, now: i64) -> DurablePoint {
         let pending = std::mem::take(&mut self.pending);
-        let mut point = DurablePoint {
+        let point = DurablePoint {
             run_id: self.run.clone(),
             epoch: self.epoch,
             status,
-            state: Value::Null,
+            state: String::new(),
             wake_at: None,
             result: None,
             error: None,
@@ -335,12 +426,21 @@ impl Driver {
             events: pending.events,
             journal: pending.journal,
             approvals: Vec::new(),
+            consumed: pending.consumed,
+            delivered: pending.delivered,
+            waits: None,
             now,
+            create: None,
+            release: false,
         };
         self.pending.steps = pending.steps;
         self.pending.progress = pending.progress;
-        point.state = Value::Null;
         point
+    }
+
+    /// The engine state of the last committed point that was not final.
+    fn committed_engine(&self) -> Result<RunState> {
+        Ok(Stored::decode_text(&self.run, &self.committed)?.engine)
     }
 
     fn dirty_steps(&mut self) -> Vec<StepWrite> {
@@ -354,7 +454,9 @@ impl Driver {
     /// released: nothing claims an ended run, and a release would cost every
     /// run one more transaction of its own outside the group commit.
     async fn finish(&mut self, mut point: DurablePoint, status: RunStatus) -> Result<Driven> {
-        if point.state.is_null() {
+        // An ended run waits for nothing (its handlers end with it).
+        point.waits = Some(Vec::new());
+        if point.state.is_empty() {
             point.state = self.stored.encode();
         }
         point.steps = self.dirty_steps();
@@ -368,10 +470,12 @@ impl Driver {
     /// limit) fails the run at its last good state instead: see
     /// [`fail_rejected`](Self::fail_rejected).
     async fn commit(&mut self, mut point: DurablePoint) -> Result<Committed> {
-        if point.state.is_null() {
+        if point.state.is_empty() {
             point.state = self.stored.encode();
         }
-        if point.now - self.lease_at > self.inner.options.lease_ttl_ms / 3 {
+        point.create = self.create.take();
+        if point.create.is_none() && point.now - self.lease_at > self.inner.options.lease_ttl_ms / 3
+        {
             let renewed = self
                 .inner
                 .store
@@ -391,10 +495,25 @@ impl Driver {
         let final_point = point.status.is_terminal();
         // Kept for a rejected point: which step rows it carried.
         let paths: Vec<String> = point.steps.iter().map(|s| s.path.clone()).collect();
+        // Benchmarks only: the point's `PUBLISH EVENT`s (ids `…event#<n>`,
+        // not the engine's lifecycle events) go to the bot log once committed.
+        let logged: Vec<String> = match &self.inner.options.builtin_bots {
+            Some(_) => point
+                .events
+                .iter()
+                .filter(|e| e.id.contains("event#"))
+                .map(|e| e.name.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let state = (!final_point).then(|| point.state.clone());
         match self.inner.committer.commit(point).await? {
             PointOutcome::Ok => {
-                if !final_point {
-                    self.committed = self.stored.engine.clone();
+                if let Some(log) = &self.inner.options.builtin_bots {
+                    logged.iter().for_each(|name| log.event(&self.run, name));
+                }
+                if let Some(state) = state {
+                    self.committed = state;
                 }
                 for path in &paths {
                     if let Some(row) = self.steps.get_mut(path) {
@@ -404,12 +523,27 @@ impl Driver {
                 for progress in std::mem::take(&mut self.pending.progress) {
                     self.inner.emit(progress);
                 }
+                // Only now do the requests this point created exist.
+                let notices = std::mem::take(&mut self.notices);
+                if !notices.is_empty() {
+                    let settings = crate::notify::Settings::of(&self.inner, &self.bot);
+                    crate::notify::send(&self.inner, &settings, notices).await;
+                }
                 Ok(Committed::Recorded)
             }
-            PointOutcome::Fenced => Ok(Committed::Fenced),
+            PointOutcome::Fenced => {
+                self.notices.clear();
+                Ok(Committed::Fenced)
+            }
+            PointOutcome::Exists => {
+                self.notices.clear();
+                self.existed = true;
+                Ok(Committed::Exists)
+            }
             PointOutcome::Rejected(reason) => {
                 tracing::warn!(run = %self.run, %reason, "durable point rejected; failing the run");
                 self.pending.progress.clear();
+                self.notices.clear();
                 self.fail_rejected(&reason, &paths).await
             }
         }
@@ -477,7 +611,7 @@ impl Driver {
         // The last committed state is both what the run shows and what
         // `runs retry` continues from; stored once (not again as
         // `before_failure`), so a state near the limit still fits.
-        let mut stored = Stored::new(self.committed.clone());
+        let mut stored = Stored::new(self.committed_engine()?);
         stored.started_by.clone_from(&self.stored.started_by);
         let mut failure = DurablePoint {
             run_id: self.run.clone(),
@@ -492,7 +626,12 @@ impl Driver {
             events: Vec::new(),
             journal: vec![journal("run_failed", json!({"error": error.to_value()}))],
             approvals: Vec::new(),
+            consumed: Vec::new(),
+            delivered: Vec::new(),
+            waits: None,
             now,
+            create: None,
+            release: true,
         };
         self.engine_event(
             &mut failure,
@@ -501,11 +640,8 @@ impl Driver {
             json!({"error": error.to_value()}),
         );
         match self.inner.committer.commit(failure).await? {
-            PointOutcome::Ok => {
-                self.release().await;
-                Ok(Committed::RunFailed)
-            }
-            PointOutcome::Fenced => Ok(Committed::Fenced),
+            PointOutcome::Ok => Ok(Committed::RunFailed),
+            PointOutcome::Fenced | PointOutcome::Exists => Ok(Committed::Fenced),
             PointOutcome::Rejected(reason) => Err(Error::Commit(reason)),
         }
     }
@@ -540,18 +676,6 @@ impl Driver {
             )),
             effects: Vec::new(),
             attempts: reply.attempts,
-        }
-    }
-
-    async fn release(&self) {
-        if let Err(error) = self
-            .inner
-            .store
-            .release(&self.run, &self.inner.node, self.epoch)
-            .await
-        {
-            // The lease then simply expires; nothing is lost.
-            tracing::warn!(run = %self.run, %error, "releasing the lease failed");
         }
     }
 
@@ -817,7 +941,9 @@ impl Driver {
         let task = match &request.kind {
             RequestKind::Delay { .. } => None,
             // A pending approval is not issued: the next pass looks at it again.
-            RequestKind::Approval { .. } => match self.ready.remove(&id) {
+            RequestKind::Approval { .. }
+            | RequestKind::WaitEvent { .. }
+            | RequestKind::Hear { .. } => match self.ready.remove(&id) {
                 Some(answer) => {
                     let _ = self.tx.send((id, reply(answer)));
                     None
@@ -948,7 +1074,7 @@ impl Driver {
                 run_id: String::new(),
                 epoch: 0,
                 status: RunStatus::Running,
-                state: Value::Null,
+                state: String::new(),
                 wake_at: None,
                 result: None,
                 error: None,
@@ -957,7 +1083,12 @@ impl Driver {
                 events: Vec::new(),
                 journal: Vec::new(),
                 approvals: Vec::new(),
+                consumed: Vec::new(),
+                delivered: Vec::new(),
+                waits: None,
                 now: 0,
+                create: None,
+                release: false,
             };
             for BotEffect { bot, key, effect } in reply.effects {
                 self.side_effect(&mut point, &bot, &key, effect);
@@ -1021,7 +1152,7 @@ impl Driver {
                 run_id: String::new(),
                 epoch: 0,
                 status: RunStatus::Running,
-                state: Value::Null,
+                state: String::new(),
                 wake_at: None,
                 result: None,
                 error: None,
@@ -1030,7 +1161,12 @@ impl Driver {
                 events: Vec::new(),
                 journal: Vec::new(),
                 approvals: Vec::new(),
+                consumed: Vec::new(),
+                delivered: Vec::new(),
+                waits: None,
                 now: 0,
+                create: None,
+                release: false,
             };
             for BotEffect { bot, key, effect } in reply.effects {
                 self.side_effect(&mut point, &bot, &key, effect);
@@ -1051,6 +1187,8 @@ enum Committed {
     Fenced,
     /// The store rejected the point, and the run is recorded as failed.
     RunFailed,
+    /// The point would have created the run, but a run with its id exists.
+    Exists,
 }
 
 impl Committed {
@@ -1060,6 +1198,8 @@ impl Committed {
             Committed::Recorded => None,
             Committed::Fenced => Some(Driven::Fenced),
             Committed::RunFailed => Some(Driven::Finished(RunStatus::Failed)),
+            // The run is somebody else's: nothing of this driver's was written.
+            Committed::Exists => Some(Driven::Fenced),
         }
     }
 }

@@ -77,12 +77,18 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// An approval link that is not a valid signed botflow link; nothing was changed.
+    #[error("{0}")]
+    BadLink(String),
     /// An approval decision names no request it can apply to; nothing was changed.
     #[error("{0}")]
     Approval(String),
     /// A group commit failed; nothing of its batch was written.
     #[error("committing a durable point failed: {0}")]
     Commit(String),
+    /// An event that cannot be published (bad name, payload too large); nothing was written.
+    #[error("{0}")]
+    BadEvent(String),
     /// The group committer has stopped (the runtime is shutting down).
     #[error("the runtime is shutting down")]
     Closed,

@@ -27,6 +27,12 @@
 //!   A `HUMAN APPROVAL` is a store row created in the point that hands the
 //!   request out; its deadline is the run row's `wake_at`, and a decision
 //!   ([`Runtime::decide`]) makes the run due (see `driver/approvals.rs`).
+//! - **An event is consumed once.** `WAIT FOR EVENT` and `HEAR` record what
+//!   they consumed in the point that records their answer; a waiting run is
+//!   made due by whoever publishes what it waits for ([`Runtime::publish_event`],
+//!   [`Runtime::send_message`], another run's commit); `TRIGGER ON EVENT`
+//!   starts one run per event, its id derived from the event's
+//!   ([`Runtime::start_triggered`]). See `driver/events.rs` and `events.rs`.
 //!
 //! # The crash-point hook
 //!
@@ -37,15 +43,18 @@
 //!
 //! # Not yet (answered with `not_implemented` errors)
 //!
-//! Event waits, `HEAR`, `LLM`, HTTP and mail; model and remote
+//! `LLM`, HTTP and mail; model and remote
 //! bots; approval notifications by e-mail or webhook (they fall back to the
 //! log) and reminders. `DELAY`/`WAIT` are durable timers.
 
 mod bots;
+mod builtin;
 mod committer;
 mod driver;
 mod error;
+mod events;
 mod limits;
+mod notify;
 mod programs;
 mod progress;
 mod runtime;
@@ -53,11 +62,16 @@ mod stored;
 mod time;
 mod unsupported;
 mod view;
+mod worker;
 
+pub use builtin::{BUILTIN_BOTS, BotLog};
 pub use committer::CommitStats;
 pub use driver::Driven;
 pub use error::{Error, Result};
+pub use events::{MAX_EVENT_NAME_CHARS, check_event_name};
 pub use limits::{MAX_RUN_ID_CHARS, check_run_id};
+pub use notify::{ApproverLinks, DEFAULT_LINK_TTL_MS, DEFAULT_PUBLIC_URL, LinkOutcome, SECRET_ENV};
 pub use progress::Progress;
-pub use runtime::{Options, ResumeReport, Runtime, Workflow, empty_deployment};
+pub use runtime::{Execution, Options, ResumeReport, Runtime, Workflow, empty_deployment};
 pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine};
+pub use worker::{MAX_KNOWN_TIMERS, Pass, WorkerOptions, WorkerReport};

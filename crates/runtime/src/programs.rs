@@ -3,7 +3,7 @@
 //! Runs are pinned to the hash of their source (DESIGN.md invariant 3): a
 //! resumed run's program comes from the store by hash, never from disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use engine::Compiled;
@@ -15,7 +15,18 @@ use crate::{Error, Result};
 #[derive(Debug, Default)]
 pub(crate) struct Programs {
     cache: Mutex<HashMap<String, Arc<Compiled>>>,
+    /// Hashes this process has stored with `put_program`: storing again
+    /// changes nothing, but would cost a write on the store's one writer.
+    stored: Mutex<HashSet<String>>,
+    /// (hash, input keys) pairs that passed `Runtime::check`: the check's
+    /// outcome depends on nothing else, and parsing at every start would
+    /// cost more than the run's first step.
+    checked: Mutex<HashSet<String>>,
 }
+
+/// The most entries of `checked` before it starts over (input key sets are
+/// usually few; this bounds a caller that sends ever-new ones).
+const MAX_CHECKED: usize = 4096;
 
 impl Programs {
     /// The compiled program of `source` (whose hash is `hash`), compiling it on first use.
@@ -65,14 +76,48 @@ impl Programs {
         self.get_or_compile(hash, &format!("program {hash}"), &source)
     }
 
+    /// Stores the source under its hash unless this process already did.
+    pub(crate) async fn ensure_stored(
+        &self,
+        store: &AnyStore,
+        hash: &str,
+        source: &str,
+    ) -> Result<()> {
+        if relock(&self.stored).contains(hash) {
+            return Ok(());
+        }
+        store.put_program(hash, source).await?;
+        relock(&self.stored).insert(hash.to_owned());
+        Ok(())
+    }
+
+    /// Whether `key` passed the check before.
+    pub(crate) fn was_checked(&self, key: &str) -> bool {
+        relock(&self.checked).contains(key)
+    }
+
+    /// Remembers that `key` passed the check.
+    pub(crate) fn mark_checked(&self, key: String) {
+        let mut checked = relock(&self.checked);
+        if checked.len() >= MAX_CHECKED {
+            checked.clear();
+        }
+        checked.insert(key);
+    }
+
     fn cached(&self, hash: &str) -> Option<Arc<Compiled>> {
         self.lock().get(hash).cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Compiled>>> {
-        // The map stays consistent even if a holder panicked: inserts are single calls.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        relock(&self.cache)
     }
+}
+
+/// Locks a cache. The caches stay consistent even if a holder panicked:
+/// every change is a single insert or clear.
+fn relock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -10,7 +10,8 @@ use engine::RunState;
 use serde_json::{Map, Value, json};
 use store::{
     AnyStore, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, DurablePoint,
-    MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunFilter, RunRecord, RunStatus, Store,
+    MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunRecord,
+    RunStatus, Store,
 };
 use tokio::sync::broadcast;
 
@@ -38,6 +39,10 @@ pub struct Options {
     pub max_batch: usize,
     /// The first retry back-off of a failed bot attempt; it doubles each time.
     pub retry_base_ms: u64,
+    /// Benchmarks only: answer the built-in W1 bots (`classifier`,
+    /// `order-checker`, `refund-processor`, `inventory-updater`) without a
+    /// package, logging each execution and published event to this log.
+    pub builtin_bots: Option<Arc<crate::BotLog>>,
 }
 
 impl Default for Options {
@@ -48,6 +53,7 @@ impl Default for Options {
             crash_after_commits: None,
             max_batch: 1024,
             retry_base_ms: 100,
+            builtin_bots: None,
         }
     }
 }
@@ -65,6 +71,8 @@ pub(crate) struct Inner {
     /// an event, a message, a new run), so a worker looks for due runs now
     /// instead of at its next poll.
     wakeup: tokio::sync::Notify,
+    /// The deployment's `TRIGGER ON EVENT` scripts, found on first use (`events.rs`).
+    pub(crate) triggers: std::sync::OnceLock<Vec<crate::events::Trigger>>,
 }
 
 impl Inner {
@@ -120,6 +128,17 @@ impl Workflow {
     }
 }
 
+/// What [`Runtime::execute`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// The run's id (the one given, or a fresh UUID v7).
+    pub id: String,
+    /// Whether this call created the run (false: a run with the id existed).
+    pub created: bool,
+    /// How driving it stopped.
+    pub driven: Driven,
+}
+
 /// What [`Runtime::resume_all`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResumeReport {
@@ -137,7 +156,7 @@ pub struct ResumeReport {
 /// which runs its group committer.
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -171,6 +190,7 @@ impl Runtime {
                 options,
                 progress,
                 wakeup: tokio::sync::Notify::new(),
+                triggers: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -255,6 +275,20 @@ impl Runtime {
 
     /// Checks a workflow as `botflow check` would; a script with errors never starts.
     pub fn check(&self, workflow: &Workflow, input: &Map<String, Value>) -> Result<()> {
+        let mut key = workflow.script.hash.clone();
+        for name in input.keys() {
+            key.push('\n');
+            key.push_str(name);
+        }
+        if self.inner.programs.was_checked(&key) {
+            return Ok(());
+        }
+        self.check_uncached(workflow, input)?;
+        self.inner.programs.mark_checked(key);
+        Ok(())
+    }
+
+    fn check_uncached(&self, workflow: &Workflow, input: &Map<String, Value>) -> Result<()> {
         let parsed = basic::parse(&workflow.script.source);
         let deployment = &self.inner.deployment;
         let mut variables: std::collections::BTreeSet<String> = input.keys().cloned().collect();
@@ -334,49 +368,15 @@ impl Runtime {
         let now = now_ms();
         let mut news = Vec::with_capacity(runs.len());
         for (input, id) in runs {
-            let input = match input {
-                Value::Object(map) => map,
-                Value::Null => Map::new(),
-                other => return Err(Error::InputNotObject(json_kind(&other))),
-            };
-            if let Some(id) = &id {
-                limits::check_run_id(id)?;
-            }
-            let input = Value::Object(input);
-            let input_bytes = limits::json_len(&input);
-            if input_bytes > MAX_VALUE_BYTES {
-                return Err(Error::TooLarge {
-                    what: "the run's input".to_owned(),
-                    bytes: input_bytes,
-                    limit: MAX_VALUE_BYTES,
-                });
-            }
-            let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-            let Value::Object(map) = &input else {
-                unreachable!("built as an object above")
-            };
-            let mut stored = Stored::new(engine::start(&compiled, map.clone(), &id));
-            stored.started_by.clone_from(&started_by);
-            let state = stored.encode();
-            // The first state holds the input plus the engine's own fields:
-            // an input just under the limit can still make it too large.
-            let state_bytes = limits::json_len(&state);
-            if state_bytes > MAX_VALUE_BYTES {
-                return Err(Error::TooLarge {
-                    what: format!(
-                        "the run's state (its input of {input_bytes} bytes plus the engine's own fields)"
-                    ),
-                    bytes: state_bytes,
-                    limit: MAX_VALUE_BYTES,
-                });
-            }
+            let (id, input, stored) =
+                self.initial_state(&compiled, input, id, started_by.clone())?;
             news.push(NewRun {
                 id,
                 workflow: workflow.name.clone(),
                 bot: workflow.bot.clone(),
                 program_hash: script.hash.clone(),
                 status: RunStatus::Running,
-                state,
+                state: stored.encode_value(),
                 input,
                 wake_at: None,
                 parent_run: None,
@@ -384,10 +384,112 @@ impl Runtime {
             });
         }
         self.inner
-            .store
-            .put_program(&script.hash, &script.source)
+            .programs
+            .ensure_stored(&self.inner.store, &script.hash, &script.source)
             .await?;
         Ok(self.inner.store.create_runs(news).await?)
+    }
+
+    /// Starts a run of `workflow` and drives it until it ends, waits or is
+    /// taken over, in as few transactions as the run has durable points: the
+    /// run is created by its first point instead of a transaction of its own.
+    /// The same `id` never starts two runs: when it exists, that run is
+    /// driven instead (if it is runnable) and `created` is false.
+    pub async fn execute(
+        &self,
+        workflow: &Workflow,
+        input: Value,
+        id: Option<String>,
+        started_by: Option<String>,
+    ) -> Result<Execution> {
+        if let Value::Object(map) = &input {
+            self.check(workflow, map)?;
+        } else {
+            self.check(workflow, &Map::new())?;
+        }
+        let script = &workflow.script;
+        let compiled = self.inner.programs.get_or_compile(
+            &script.hash,
+            &script.path.display().to_string(),
+            &script.source,
+        )?;
+        let (id, input, stored) = self.initial_state(&compiled, input, id, started_by)?;
+        self.inner
+            .programs
+            .ensure_stored(&self.inner.store, &script.hash, &script.source)
+            .await?;
+        let creation = RunCreation {
+            workflow: workflow.name.clone(),
+            bot: workflow.bot.clone(),
+            program_hash: script.hash.clone(),
+            input,
+            parent_run: None,
+            lease_owner: self.inner.node.clone(),
+            lease_until: now_ms().saturating_add(self.inner.options.lease_ttl_ms),
+        };
+        let driver = Driver::fresh(self.inner.clone(), id.clone(), compiled, stored, creation);
+        let (driven, existed) = driver.drive_and_tell().await?;
+        if existed {
+            let driven = self.drive(&id).await?;
+            return Ok(Execution {
+                id,
+                created: false,
+                driven,
+            });
+        }
+        Ok(Execution {
+            id,
+            created: true,
+            driven,
+        })
+    }
+
+    /// A new run's id, input object and first state, each checked against
+    /// the limits.
+    fn initial_state(
+        &self,
+        compiled: &engine::Compiled,
+        input: Value,
+        id: Option<String>,
+        started_by: Option<String>,
+    ) -> Result<(String, Value, Stored)> {
+        let input = match input {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => return Err(Error::InputNotObject(json_kind(&other))),
+        };
+        if let Some(id) = &id {
+            limits::check_run_id(id)?;
+        }
+        let input = Value::Object(input);
+        let input_bytes = limits::json_len(&input);
+        if input_bytes > MAX_VALUE_BYTES {
+            return Err(Error::TooLarge {
+                what: "the run's input".to_owned(),
+                bytes: input_bytes,
+                limit: MAX_VALUE_BYTES,
+            });
+        }
+        let id = id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let map = match &input {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        let mut stored = Stored::new(engine::start(compiled, map, &id));
+        stored.started_by = started_by;
+        // The first state holds the input plus the engine's own fields:
+        // an input just under the limit can still make it too large.
+        let state_bytes = limits::json_len(&stored);
+        if state_bytes > MAX_VALUE_BYTES {
+            return Err(Error::TooLarge {
+                what: format!(
+                    "the run's state (its input of {input_bytes} bytes plus the engine's own fields)"
+                ),
+                bytes: state_bytes,
+                limit: MAX_VALUE_BYTES,
+            });
+        }
+        Ok((id, input, stored))
     }
 
     /// Claims the run and drives it until it ends, waits or is taken over.
@@ -710,14 +812,19 @@ impl Runtime {
                 data: json!({"by": self.inner.node}),
             }],
             approvals: Vec::new(),
+            consumed: Vec::new(),
+            delivered: Vec::new(),
+            waits: None,
             now: now_ms(),
+            create: None,
+            release: false,
         }
     }
 
     async fn commit_admin(&self, id: &str, point: DurablePoint) -> Result<()> {
         match self.inner.committer.commit(point).await? {
             PointOutcome::Ok => Ok(()),
-            PointOutcome::Fenced => Err(Error::Conflict {
+            PointOutcome::Fenced | PointOutcome::Exists => Err(Error::Conflict {
                 run: id.to_owned(),
                 message: "the run changed meanwhile; try again".to_owned(),
             }),

@@ -19,6 +19,10 @@ pub(crate) struct Stored {
     /// point that issued the request, so a restart keeps the original due time.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub timers: BTreeMap<u64, i64>,
+    /// Deadlines of `WAIT FOR EVENT ... TIMEOUT s`: request id → epoch ms,
+    /// recorded in the point that first sees the request (`driver/events.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub event_deadlines: BTreeMap<u64, i64>,
     /// For a failed run: the state of the last durable point before the
     /// failure, which `runs retry` continues from (the engine cannot continue
     /// a finished state).
@@ -36,6 +40,7 @@ impl Stored {
         Stored {
             engine,
             timers: BTreeMap::new(),
+            event_deadlines: BTreeMap::new(),
             before_failure: None,
             started_by: None,
         }
@@ -49,9 +54,24 @@ impl Stored {
         })
     }
 
-    /// The JSON the store keeps.
-    pub(crate) fn encode(&self) -> serde_json::Value {
+    /// The JSON text the store keeps, serialised straight from the state
+    /// (no intermediate `Value`: this runs at every durable point).
+    pub(crate) fn encode(&self) -> String {
         // A struct of serde-derived data with string keys always serialises.
+        serde_json::to_string(self).unwrap_or_else(|_| "null".to_owned())
+    }
+
+    /// The same as [`encode`](Self::encode), as a `Value` (for a new run's record).
+    pub(crate) fn encode_value(&self) -> serde_json::Value {
+        // As above: serde-derived data with string keys always serialises.
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Reads an envelope back from the text [`encode`](Self::encode) made.
+    pub(crate) fn decode_text(run: &str, text: &str) -> Result<Stored> {
+        serde_json::from_str(text).map_err(|e| Error::BadState {
+            run: run.to_owned(),
+            message: e.to_string(),
+        })
     }
 }

@@ -104,13 +104,18 @@ fn point(slot: &Slot, now: i64) -> DurablePoint {
         } else {
             RunStatus::Running
         },
-        state: state(slot.run, seq),
+        state: state(slot.run, seq).to_string(),
         wake_at: None,
         result: last.then(|| json!({"status": "completed"})),
         error: None,
         memory: vec![],
         approvals: vec![],
+        consumed: Vec::new(),
+        delivered: Vec::new(),
+        waits: None,
         now,
+        create: None,
+        release: false,
     }
 }
 

@@ -201,4 +201,52 @@ impl Store for AnyStore {
     ) -> Result<ApprovalRecord> {
         delegate!(self.decide_approval(id, decision))
     }
+
+    async fn record_approval(&self, write: crate::ApprovalWrite, now: i64) -> Result<()> {
+        delegate!(self.record_approval(write, now))
+    }
+
+    async fn approval_tokens(&self, approval_id: &str) -> Result<Vec<crate::TokenRecord>> {
+        delegate!(self.approval_tokens(approval_id))
+    }
+
+    async fn approval_token(&self, id: &str) -> Result<Option<crate::TokenRecord>> {
+        delegate!(self.approval_token(id))
+    }
+
+    async fn redeem_token(&self, redemption: crate::TokenRedemption) -> Result<ApprovalRecord> {
+        delegate!(self.redeem_token(redemption))
+    }
+
+    async fn link_secret(&self, candidate: &str) -> Result<String> {
+        delegate!(self.link_secret(candidate))
+    }
+
+    async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
+        delegate!(self.next_event(query))
+    }
+
+    async fn next_message(
+        &self,
+        run_id: &str,
+        exclude: Vec<String>,
+    ) -> Result<Option<crate::RunMessage>> {
+        delegate!(self.next_message(run_id, exclude))
+    }
+
+    async fn publish_event(&self, event: crate::NewEvent, now: i64) -> Result<(EventRecord, bool)> {
+        delegate!(self.publish_event(event, now))
+    }
+
+    async fn send_message(&self, run_id: &str, text: &str, now: i64) -> Result<crate::RunMessage> {
+        delegate!(self.send_message(run_id, text, now))
+    }
+
+    async fn event_cursor(&self, name: &str) -> Result<i64> {
+        delegate!(self.event_cursor(name))
+    }
+
+    async fn set_event_cursor(&self, name: &str, seq: i64) -> Result<()> {
+        delegate!(self.set_event_cursor(name, seq))
+    }
 }

@@ -147,6 +147,9 @@ pub enum ApprovalWrite {
         /// The request.
         id: String,
     },
+    /// Records the signed-link tokens of a request (one per approver and
+    /// action); an existing token id is left alone.
+    IssueTokens(Vec<NewToken>),
     /// Appends an audit entry (`notified`, `reminded`, ...).
     Audit {
         /// The request.
@@ -306,6 +309,107 @@ pub enum DecisionRefused {
         /// Who tried.
         who: String,
     },
+    /// No token has this id, or the token's fields do not match the link.
+    #[error("this approval link is not valid (unknown token {0}); nothing was changed")]
+    UnknownToken(String),
+    /// The link was already used once.
+    #[error("this approval link was already used; nothing was changed")]
+    TokenUsed,
+    /// The link expired.
+    #[error("this approval link expired; nothing was changed")]
+    TokenExpired,
+    /// The request escalated to someone else: this approver's links stopped working.
+    #[error(
+        "this approval link was revoked: request {0} was escalated to another approver; nothing was changed"
+    )]
+    TokenRevoked(String),
+}
+
+/// The two things a signed link can do.
+pub const TOKEN_ACTIONS: [&str; 2] = ["approve", "deny"];
+
+/// A signed-link token to record, part of [`ApprovalWrite::IssueTokens`].
+/// The link itself (the fields signed with the deployment secret) is never
+/// stored: the row only says the token exists and whether it is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    /// Random id, part of the signed link.
+    pub id: String,
+    /// The request it decides.
+    pub approval_id: String,
+    /// The approver it speaks for.
+    pub approver: String,
+    /// `approve` or `deny` (see [`TOKEN_ACTIONS`]).
+    pub action: String,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+/// A stored token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Random id.
+    pub id: String,
+    /// The request it decides.
+    pub approval_id: String,
+    /// The approver it speaks for.
+    pub approver: String,
+    /// `approve` or `deny`.
+    pub action: String,
+    /// When it was issued.
+    pub issued_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// When it was used, if it was.
+    pub used_at: Option<i64>,
+    /// When an escalation revoked it, if one did.
+    pub revoked_at: Option<i64>,
+}
+
+/// A link's decision, for [`Store::redeem_token`](crate::Store::redeem_token):
+/// the fields the link carries (already verified against its signature by
+/// the caller) and the decision's details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRedemption {
+    /// The token id.
+    pub token_id: String,
+    /// The request the link names.
+    pub approval_id: String,
+    /// The approver the link names.
+    pub approver: String,
+    /// The action the link names.
+    pub action: String,
+    /// An optional comment.
+    pub comment: Option<String>,
+    /// The time of the decision.
+    pub now: i64,
+}
+
+/// Checks that a stored token may carry out `redemption`: it exists with the
+/// same fields, is unused, not revoked and not expired. The store applies it
+/// inside [`Store::redeem_token`](crate::Store::redeem_token)'s transaction;
+/// callers may use it to preview a link without spending it.
+pub fn check_token(
+    token: Option<TokenRecord>,
+    redemption: &TokenRedemption,
+) -> Result<TokenRecord, DecisionRefused> {
+    let token = token
+        .filter(|t| {
+            t.approval_id == redemption.approval_id
+                && t.approver == redemption.approver
+                && t.action == redemption.action
+        })
+        .ok_or_else(|| DecisionRefused::UnknownToken(redemption.token_id.clone()))?;
+    if token.used_at.is_some() {
+        return Err(DecisionRefused::TokenUsed);
+    }
+    if token.revoked_at.is_some() {
+        return Err(DecisionRefused::TokenRevoked(token.approval_id));
+    }
+    if token.expires_at <= redemption.now {
+        return Err(DecisionRefused::TokenExpired);
+    }
+    Ok(token)
 }
 
 /// Checks a decision against a pending request and computes its effect:

@@ -270,6 +270,7 @@ macro_rules! approval_queries {
                         let detail = serde_json::json!({"to": to.approvers, "next": to.id});
                         audit(conn, id, now, "escalated", Some("system:timeout"), Some("system"), &detail)
                             .await?;
+                        revoke_tokens(conn, id, now).await?;
                         create(conn, to, now).await?;
                     }
                     Ok(())
@@ -283,6 +284,7 @@ macro_rules! approval_queries {
                         .await?;
                     Ok(())
                 }
+                ApprovalWrite::IssueTokens(tokens) => issue_tokens(conn, tokens, now).await,
                 ApprovalWrite::Audit {
                     id,
                     kind,

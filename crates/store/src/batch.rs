@@ -24,6 +24,12 @@ use crate::{Error, MAX_VALUE_BYTES, Result};
 
 /// The statements a backend runs inside its commit transaction.
 pub(crate) trait CommitTx: Send {
+    /// Inserts the runs of `creates_doc` whose id is free and whose program
+    /// is stored; returns the ids inserted.
+    fn create_runs(
+        &mut self,
+        creates_doc: &str,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Updates every run of `runs_doc` whose epoch matches; returns the ids updated.
     fn fence(&mut self, runs_doc: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Whether a run with this id exists.
@@ -42,6 +48,39 @@ pub(crate) trait CommitTx: Send {
         write: &ApprovalWrite,
         now: i64,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Serialises this transaction with every other one that publishes
+    /// events or registers waits (PostgreSQL: an advisory lock; SQLite's
+    /// single writer already is), so a wait and a publish never miss each other.
+    /// `exclusive` when the batch registers waits; a batch that only
+    /// publishes takes the lock shared, so publishers never wait for each other.
+    fn lock_events(&mut self, exclusive: bool) -> impl Future<Output = Result<()>> + Send;
+    /// Records a point's consumed and delivered events and replaces its waits.
+    fn event_marks(
+        &mut self,
+        run_id: &str,
+        marks: &EventMarks,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Makes due the waiting runs that wait for one of the events of `events_doc`.
+    fn wake_waiters(
+        &mut self,
+        events_doc: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A point's event records (see [`DurablePoint::consumed`]).
+#[derive(Default)]
+pub(crate) struct EventMarks {
+    pub(crate) consumed: Vec<String>,
+    pub(crate) delivered: Vec<String>,
+    pub(crate) waits: Option<Vec<crate::Wait>>,
+}
+
+impl EventMarks {
+    fn is_empty(&self) -> bool {
+        self.consumed.is_empty() && self.delivered.is_empty() && self.waits.is_none()
+    }
 }
 
 /// A batch ready to apply: outcomes of invalid points are already decided.
@@ -54,6 +93,22 @@ impl PreparedBatch {
     /// Whether any point is left to write.
     pub(crate) fn is_empty(&self) -> bool {
         self.rounds.is_empty()
+    }
+
+    /// Whether a point publishes events or registers waits.
+    fn touches_events(&self) -> bool {
+        self.rounds
+            .iter()
+            .flatten()
+            .any(|p| !p.events.is_empty() || p.marks.waits.is_some())
+    }
+
+    /// Whether a point registers waits.
+    fn registers_waits(&self) -> bool {
+        self.rounds
+            .iter()
+            .flatten()
+            .any(|p| p.marks.waits.is_some())
     }
 }
 
@@ -71,7 +126,16 @@ struct PreparedPoint {
     events: Vec<PreparedEvent>,
     journal: Vec<(String, String)>,
     approvals: Vec<ApprovalWrite>,
+    marks: EventMarks,
     now: i64,
+    create: Option<PreparedCreation>,
+    release: bool,
+}
+
+/// A run's creation with its input serialised.
+struct PreparedCreation {
+    creation: Box<crate::model::RunCreation>,
+    input: String,
 }
 
 struct PreparedStep {
@@ -123,6 +187,18 @@ pub(crate) fn to_json(value: &Value, what: impl FnOnce() -> String) -> Result<St
     Ok(text)
 }
 
+/// Checks JSON text a caller serialised itself against [`MAX_VALUE_BYTES`].
+fn check_len(text: &str, what: impl FnOnce() -> String) -> Result<()> {
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(Error::ValueTooLarge {
+            what: what(),
+            bytes: text.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
+}
+
 fn opt_json(value: Option<&Value>, what: impl FnOnce() -> String) -> Result<Option<String>> {
     value.map(|value| to_json(value, what)).transpose()
 }
@@ -158,7 +234,8 @@ pub(crate) fn prepare(points: Vec<DurablePoint>) -> PreparedBatch {
 }
 
 fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
-    let state = to_json(&point.state, || "state".to_owned())?;
+    check_len(&point.state, || "state".to_owned())?;
+    let state = point.state;
     let result = opt_json(point.result.as_ref(), || "result".to_owned())?;
     let error = opt_json(point.error.as_ref(), || "error".to_owned())?;
     let mut steps: Vec<PreparedStep> = Vec::with_capacity(point.steps.len());
@@ -224,6 +301,13 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
     for write in &point.approvals {
         check_approval(write)?;
     }
+    let create = match point.create {
+        Some(creation) => Some(PreparedCreation {
+            input: to_json(&creation.input, || "the run's input".to_owned())?,
+            creation,
+        }),
+        None => None,
+    };
     Ok(PreparedPoint {
         index,
         run_id: point.run_id,
@@ -238,7 +322,14 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         events,
         journal,
         approvals: point.approvals,
+        marks: EventMarks {
+            consumed: point.consumed,
+            delivered: point.delivered,
+            waits: point.waits,
+        },
         now: point.now,
+        create,
+        release: point.release,
     })
 }
 
@@ -262,7 +353,7 @@ fn check_approval(write: &ApprovalWrite) -> Result<()> {
         ApprovalWrite::Resolve { id, decision, .. } => {
             to_json(decision, || format!("approval {id} decision")).map(|_| ())
         }
-        ApprovalWrite::WakeIfSettled { .. } => Ok(()),
+        ApprovalWrite::WakeIfSettled { .. } | ApprovalWrite::IssueTokens(_) => Ok(()),
         ApprovalWrite::Audit { id, detail, .. } => {
             to_json(detail, || format!("approval {id} audit")).map(|_| ())
         }
@@ -289,6 +380,27 @@ struct RunRow<'a> {
     wake_at: Option<i64>,
     result: Option<&'a str>,
     error: Option<&'a str>,
+    now: i64,
+    release: bool,
+}
+
+/// A new run's row: its first point's fields plus the run's identity and lease.
+#[derive(Serialize)]
+struct CreateRow<'a> {
+    id: &'a str,
+    workflow: &'a str,
+    bot: &'a str,
+    program_hash: &'a str,
+    status: &'a str,
+    state: &'a str,
+    input: &'a str,
+    wake_at: Option<i64>,
+    result: Option<&'a str>,
+    error: Option<&'a str>,
+    parent_run: Option<&'a str>,
+    lease_owner: Option<&'a str>,
+    lease_epoch: i64,
+    lease_until: Option<i64>,
     now: i64,
 }
 
@@ -339,9 +451,48 @@ fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
 /// Applies every round of the batch inside the backend's open transaction and
 /// fills in the outcomes of fenced points and unknown runs.
 pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) -> Result<()> {
+    // First, before any run row is locked: a lock taken later could deadlock
+    // with a transaction that holds it and waits for one of those rows.
+    if batch.touches_events() {
+        tx.lock_events(batch.registers_waits()).await?;
+    }
     for round in &batch.rounds {
+        // A new run's row is inserted with its first point's fields, so that
+        // point needs no fencing update; an existing id leaves it out.
+        let creates: Vec<CreateRow<'_>> = round
+            .iter()
+            .filter_map(|p| {
+                p.create.as_ref().map(|c| CreateRow {
+                    id: &p.run_id,
+                    workflow: &c.creation.workflow,
+                    bot: &c.creation.bot,
+                    program_hash: &c.creation.program_hash,
+                    status: p.status,
+                    state: &p.state,
+                    input: &c.input,
+                    wake_at: p.wake_at,
+                    result: p.result.as_deref(),
+                    error: p.error.as_deref(),
+                    parent_run: c.creation.parent_run.as_deref(),
+                    // A first point that already waits gives the lease up at once.
+                    lease_owner: (!p.release).then_some(c.creation.lease_owner.as_str()),
+                    lease_epoch: p.epoch,
+                    lease_until: (!p.release).then_some(c.creation.lease_until),
+                    now: p.now,
+                })
+            })
+            .collect();
+        let created: HashSet<String> = if creates.is_empty() {
+            HashSet::new()
+        } else {
+            tx.create_runs(&to_doc(&creates)?)
+                .await?
+                .into_iter()
+                .collect()
+        };
         let runs: Vec<RunRow<'_>> = round
             .iter()
+            .filter(|p| p.create.is_none())
             .map(|p| RunRow {
                 id: &p.run_id,
                 epoch: p.epoch,
@@ -351,13 +502,32 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
                 result: p.result.as_deref(),
                 error: p.error.as_deref(),
                 now: p.now,
+                release: p.release,
             })
             .collect();
-        let updated: HashSet<String> = tx.fence(&to_doc(&runs)?).await?.into_iter().collect();
+        let updated: HashSet<String> = if runs.is_empty() {
+            HashSet::new()
+        } else {
+            tx.fence(&to_doc(&runs)?).await?.into_iter().collect()
+        };
 
         let mut live = Vec::with_capacity(round.len());
         for point in round {
-            if updated.contains(&point.run_id) {
+            if point.create.is_some() {
+                if created.contains(&point.run_id) {
+                    live.push(point);
+                } else if tx.run_exists(&point.run_id).await? {
+                    batch.outcomes[point.index] = PointOutcome::Exists;
+                } else {
+                    let hash = point
+                        .create
+                        .as_ref()
+                        .map(|c| c.creation.program_hash.as_str())
+                        .unwrap_or_default();
+                    batch.outcomes[point.index] =
+                        PointOutcome::Rejected(format!("unknown program {hash}"));
+                }
+            } else if updated.contains(&point.run_id) {
                 live.push(point);
             } else if tx.run_exists(&point.run_id).await? {
                 tracing::debug!(run = %point.run_id, epoch = point.epoch, "durable point fenced");
@@ -414,9 +584,13 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
             .enumerate()
             .map(|(ord, row)| EventRow { ord, ..row })
             .collect();
-        if !events.is_empty() {
-            tx.insert_events(&to_doc(&events)?).await?;
-        }
+        let events_doc = if events.is_empty() {
+            None
+        } else {
+            let doc = to_doc(&events)?;
+            tx.insert_events(&doc).await?;
+            Some(doc)
+        };
 
         let journal: Vec<JournalRow<'_>> = live
             .iter()
@@ -442,6 +616,19 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
                 tx.approval(write, point.now).await?;
             }
         }
+
+        // After the round's events are in, so a wait sees an event published
+        // beside it, and a publish sees the waits registered beside it.
+        for point in &live {
+            if !point.marks.is_empty() {
+                tx.event_marks(&point.run_id, &point.marks, point.now)
+                    .await?;
+            }
+        }
+        if let Some(doc) = &events_doc {
+            let now = live.iter().map(|p| p.now).max().unwrap_or(0);
+            tx.wake_waiters(doc, now).await?;
+        }
     }
     Ok(())
 }
@@ -457,7 +644,7 @@ mod tests {
             run_id: run.to_owned(),
             epoch: 1,
             status: RunStatus::Running,
-            state: json!({}),
+            state: "{}".to_owned(),
             wake_at: None,
             result: None,
             error: None,
@@ -469,7 +656,12 @@ mod tests {
                 data: json!(null),
             }],
             approvals: vec![],
+            consumed: vec![],
+            delivered: vec![],
+            waits: None,
             now: 1,
+            create: None,
+            release: false,
         }
     }
 
@@ -487,7 +679,7 @@ mod tests {
     #[test]
     fn an_oversized_value_rejects_only_its_point() {
         let mut big = point("b");
-        big.state = json!("x".repeat(MAX_VALUE_BYTES));
+        big.state = json!("x".repeat(MAX_VALUE_BYTES)).to_string();
         let batch = prepare(vec![point("a"), big]);
         assert_eq!(batch.outcomes[0], PointOutcome::Ok);
         assert!(matches!(&batch.outcomes[1], PointOutcome::Rejected(r) if r.contains("state")));

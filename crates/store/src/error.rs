@@ -68,6 +68,17 @@ pub enum Error {
     /// A schema name for PostgreSQL that is not a plain identifier.
     #[error("invalid schema name {0:?}: use letters, digits and _ only")]
     InvalidSchema(String),
+    /// No run has this id.
+    #[error("no run with id {0:?}")]
+    UnknownRun(String),
+    /// The run has ended: it takes no more messages.
+    #[error("run {run} has ended ({status}); it takes no more messages")]
+    RunEnded {
+        /// The run.
+        run: String,
+        /// Its final status.
+        status: String,
+    },
 }
 
 impl Error {

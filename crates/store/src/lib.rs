@@ -37,28 +37,37 @@
 //!   ([`ApprovalWrite`] in [`DurablePoint::approvals`]); a person's decision
 //!   ([`Store::decide_approval`]) is checked and applied in one transaction,
 //!   only while the request is pending, and makes the waiting run due.
+//! - **An event is consumed by a run once**: consumption rides on the durable
+//!   point that records the answer ([`DurablePoint::consumed`]); a waiting
+//!   run is made due by the transaction that publishes what it waits for
+//!   (see the `event` module).
 
 mod any;
 mod approval;
 mod approval_sql;
 mod batch;
 mod error;
+mod event;
+mod event_sql;
 mod model;
 mod postgres;
 mod rows;
 mod sqlite;
 mod store;
+mod token_sql;
 
 pub use any::{AnyStore, OpenOptions};
 pub use approval::{
     ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, ApprovalWrite,
-    DecisionRefused, NewApproval,
+    DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord, TokenRedemption,
+    check_token,
 };
 pub use error::{Error, Result};
+pub use event::{EventQuery, EventUse, RunMessage, Wait, event_value};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
-    NewJournalEntry, NewRun, PointOutcome, RunFilter, RunRecord, RunStatus, RunSummary,
-    SharedEntry, StepRecord, StepStatus, StepWrite,
+    NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunRecord, RunStatus,
+    RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
 };
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
@@ -68,7 +77,7 @@ pub use store::Store;
 pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The current time in epoch milliseconds, for rows the caller gives no time for.
 fn now_ms() -> i64 {

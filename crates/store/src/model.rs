@@ -467,8 +467,10 @@ pub struct DurablePoint {
     pub epoch: i64,
     /// The run's new status.
     pub status: RunStatus,
-    /// The engine's new state (opaque).
-    pub state: Value,
+    /// The engine's new state as JSON text, opaque to the store. Callers
+    /// serialise it once, straight from their own types: building a `Value`
+    /// first and serialising that again costs a commit more than its SQL.
+    pub state: String,
     /// When a waiting run becomes due.
     pub wake_at: Option<i64>,
     /// The result, for a completed run.
@@ -485,8 +487,43 @@ pub struct DurablePoint {
     pub journal: Vec<NewJournalEntry>,
     /// Approval requests created, resolved or escalated, in order.
     pub approvals: Vec<crate::ApprovalWrite>,
+    /// Ids of events (and messages) the run consumed with this point's answers.
+    pub consumed: Vec<String>,
+    /// Ids of events delivered to the run's `ON EVENT` handlers in this point.
+    pub delivered: Vec<String>,
+    /// What the run waits for from now on, replacing what it waited for
+    /// (`None` leaves it as it is). See the `event` module.
+    pub waits: Option<Vec<crate::Wait>>,
     /// The time of the point.
     pub now: i64,
+    /// Set on a new run's first point: the point creates the run, already
+    /// leased to its driver at the point's epoch, so starting a run costs no
+    /// transaction of its own. When a run with this id exists the point is
+    /// [`PointOutcome::Exists`] and nothing of it is written.
+    pub create: Option<Box<RunCreation>>,
+    /// Gives up the lease with this point (a run that now waits): the next
+    /// claim fences this writer, as after [`Store::release`](crate::Store::release).
+    pub release: bool,
+}
+
+/// What a run's first [`DurablePoint`] needs to create the run; the status,
+/// state and wake-up time come from the point itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunCreation {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The bot whose package holds the script.
+    pub bot: String,
+    /// The program the run is pinned to; must have been stored with `put_program`.
+    pub program_hash: String,
+    /// The run's input object.
+    pub input: Value,
+    /// The run that started this one (bot-to-bot calls).
+    pub parent_run: Option<String>,
+    /// The driver that holds the new run's lease, until `lease_until`.
+    pub lease_owner: String,
+    /// When the lease lapses (epoch ms).
+    pub lease_until: i64,
 }
 
 /// What became of one [`DurablePoint`] in a commit.
@@ -498,4 +535,6 @@ pub enum PointOutcome {
     Fenced,
     /// The point is invalid (too large a value, unknown run): nothing of it was written.
     Rejected(String),
+    /// The point would have created a run whose id exists: nothing of it was written.
+    Exists,
 }

@@ -21,6 +21,29 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 /// The approval statements on this backend's connections.
 mod approvals {
     crate::approval_sql::approval_queries!(sqlx::PgConnection, "FOR UPDATE");
+    crate::token_sql::token_queries!(sqlx::PgConnection, "FOR UPDATE");
+}
+
+/// The event, wait and message statements on this backend's connections.
+mod events {
+    crate::event_sql::event_queries!(sqlx::PgConnection, crate::event_sql::WAKE_WAITERS_DOC_PG);
+
+    /// Serialises transactions that publish events or register waits (see
+    /// `crate::event`): one transaction-scoped advisory lock.
+    /// Publishers take it shared (they never conflict with each other),
+    /// transactions that register waits exclusive.
+    pub(crate) async fn lock(conn: &mut sqlx::PgConnection, exclusive: bool) -> crate::Result<()> {
+        let sql = if exclusive {
+            "SELECT pg_advisory_xact_lock($1)"
+        } else {
+            "SELECT pg_advisory_xact_lock_shared($1)"
+        };
+        sqlx::query(sql)
+            .bind(crate::event_sql::EVENTS_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -161,11 +184,30 @@ UPDATE runs AS r SET
     result = x.result,
     error = x.error,
     version = r.version + 1,
-    updated_at = x.now
+    updated_at = x.now,
+    lease_owner = CASE WHEN x.release THEN NULL ELSE r.lease_owner END,
+    lease_until = CASE WHEN x.release THEN NULL ELSE r.lease_until END
 FROM json_to_recordset($1::json) AS x (id text, epoch bigint, status text, state text,
-                                      wake_at bigint, result text, error text, now bigint)
+                                      wake_at bigint, result text, error text, now bigint,
+                                      release boolean)
 WHERE r.id = x.id AND r.lease_epoch = x.epoch
 RETURNING r.id";
+
+// `version` starts at 1: the row already holds its first point.
+const CREATE_RUNS: &str = "\
+INSERT INTO runs (id, workflow, bot, program_hash, status, state, input, result, error,
+                  lease_owner, lease_epoch, lease_until, wake_at, version, parent_run,
+                  created_at, updated_at)
+SELECT x.id, x.workflow, x.bot, x.program_hash, x.status, x.state, x.input, x.result, x.error,
+       x.lease_owner, x.lease_epoch, x.lease_until, x.wake_at, 1, x.parent_run, x.now, x.now
+FROM json_to_recordset($1::json) AS x (id text, workflow text, bot text, program_hash text,
+                                      status text, state text, input text, result text,
+                                      error text, parent_run text, lease_owner text,
+                                      lease_epoch bigint, lease_until bigint, wake_at bigint,
+                                      now bigint)
+WHERE EXISTS (SELECT 1 FROM programs AS p WHERE p.hash = x.program_hash)
+ON CONFLICT (id) DO NOTHING
+RETURNING id";
 
 const UPSERT_STEPS: &str = "\
 INSERT INTO steps AS s (run_id, path, number, kind, bot, attempts, status, answer, error,
@@ -242,6 +284,13 @@ WHERE excluded.updated_at > m.updated_at";
 struct PgTx(Transaction<'static, Postgres>);
 
 impl CommitTx for PgTx {
+    async fn create_runs(&mut self, creates_doc: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(CREATE_RUNS)
+            .bind(creates_doc)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
     async fn fence(&mut self, runs_doc: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(FENCE)
             .bind(runs_doc)
@@ -330,6 +379,31 @@ impl CommitTx for PgTx {
 
     async fn approval(&mut self, write: &crate::ApprovalWrite, now: i64) -> Result<()> {
         approvals::apply_write(&mut self.0, write, now).await
+    }
+
+    async fn lock_events(&mut self, exclusive: bool) -> Result<()> {
+        events::lock(&mut self.0, exclusive).await
+    }
+
+    async fn event_marks(
+        &mut self,
+        run_id: &str,
+        marks: &crate::batch::EventMarks,
+        now: i64,
+    ) -> Result<()> {
+        events::apply_marks(
+            &mut self.0,
+            run_id,
+            &marks.consumed,
+            &marks.delivered,
+            marks.waits.as_deref(),
+            now,
+        )
+        .await
+    }
+
+    async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<()> {
+        events::wake_waiters_doc(&mut self.0, events_doc, now).await
     }
 }
 
@@ -662,5 +736,80 @@ impl Store for PostgresStore {
         let record = approvals::decide(&mut tx, id, &decision).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn record_approval(&self, write: crate::ApprovalWrite, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        approvals::apply_write(&mut tx, &write, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn approval_tokens(&self, approval_id: &str) -> Result<Vec<crate::TokenRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        approvals::tokens(&mut conn, approval_id).await
+    }
+
+    async fn approval_token(&self, id: &str) -> Result<Option<crate::TokenRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        approvals::token(&mut conn, id).await
+    }
+
+    async fn redeem_token(
+        &self,
+        redemption: crate::TokenRedemption,
+    ) -> Result<crate::ApprovalRecord> {
+        let mut tx = self.pool.begin().await?;
+        // A refusal returns early and drops the transaction, which rolls it back.
+        let record = approvals::redeem(&mut tx, &redemption).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn link_secret(&self, candidate: &str) -> Result<String> {
+        let mut tx = self.pool.begin().await?;
+        let secret = approvals::link_secret(&mut tx, candidate).await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        events::next_event(&mut conn, &query).await
+    }
+
+    async fn next_message(
+        &self,
+        run_id: &str,
+        exclude: Vec<String>,
+    ) -> Result<Option<crate::RunMessage>> {
+        let mut conn = self.pool.acquire().await?;
+        events::next_message(&mut conn, run_id, &exclude).await
+    }
+
+    async fn publish_event(&self, event: crate::NewEvent, now: i64) -> Result<(EventRecord, bool)> {
+        let mut tx = self.pool.begin().await?;
+        events::lock(&mut tx, false).await?;
+        let published = events::publish(&mut tx, &event, now).await?;
+        tx.commit().await?;
+        Ok(published)
+    }
+
+    async fn send_message(&self, run_id: &str, text: &str, now: i64) -> Result<crate::RunMessage> {
+        let mut tx = self.pool.begin().await?;
+        // A refusal returns early and drops the transaction, which rolls it back.
+        let message = events::send(&mut tx, run_id, text, now).await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    async fn event_cursor(&self, name: &str) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        events::cursor(&mut conn, name).await
+    }
+
+    async fn set_event_cursor(&self, name: &str, seq: i64) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        events::set_cursor(&mut conn, name, seq).await
     }
 }

@@ -27,6 +27,15 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 /// The approval statements on this backend's connections.
 mod approvals {
     crate::approval_sql::approval_queries!(sqlx::SqliteConnection, "");
+    crate::token_sql::token_queries!(sqlx::SqliteConnection, "");
+}
+
+/// The event, wait and message statements on this backend's connections.
+mod events {
+    crate::event_sql::event_queries!(
+        sqlx::SqliteConnection,
+        crate::event_sql::WAKE_WAITERS_DOC_SQLITE
+    );
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -247,9 +256,26 @@ UPDATE runs SET
     result = j.value ->> 'result',
     error = j.value ->> 'error',
     version = runs.version + 1,
-    updated_at = j.value ->> 'now'
-FROM json_each(?1) AS j
+    updated_at = j.value ->> 'now',
+    lease_owner = iif(j.value ->> 'release', NULL, runs.lease_owner),
+    lease_until = iif(j.value ->> 'release', NULL, runs.lease_until)
+FROM jsonb_each(?1) AS j
 WHERE runs.id = j.value ->> 'id' AND runs.lease_epoch = j.value ->> 'epoch'
+RETURNING id";
+
+// `version` starts at 1: the row already holds its first point.
+const CREATE_RUNS: &str = "\
+INSERT INTO runs (id, workflow, bot, program_hash, status, state, input, result, error,
+                  lease_owner, lease_epoch, lease_until, wake_at, version, parent_run,
+                  created_at, updated_at)
+SELECT j.value ->> 'id', j.value ->> 'workflow', j.value ->> 'bot', j.value ->> 'program_hash',
+       j.value ->> 'status', j.value ->> 'state', j.value ->> 'input', j.value ->> 'result',
+       j.value ->> 'error', j.value ->> 'lease_owner', j.value ->> 'lease_epoch',
+       j.value ->> 'lease_until', j.value ->> 'wake_at', 1, j.value ->> 'parent_run',
+       j.value ->> 'now', j.value ->> 'now'
+FROM jsonb_each(?1) AS j
+WHERE EXISTS (SELECT 1 FROM programs AS p WHERE p.hash = j.value ->> 'program_hash')
+ON CONFLICT (id) DO NOTHING
 RETURNING id";
 
 const UPSERT_STEPS: &str = "\
@@ -258,7 +284,7 @@ INSERT INTO steps (run_id, path, number, kind, bot, attempts, status, answer, er
 SELECT j.value ->> 'run_id', j.value ->> 'path', j.value ->> 'number', j.value ->> 'kind',
        j.value ->> 'bot', j.value ->> 'attempts', j.value ->> 'status', j.value ->> 'answer',
        j.value ->> 'error', j.value ->> 'started_at', j.value ->> 'finished_at'
-FROM json_each(?1) AS j WHERE true
+FROM jsonb_each(?1) AS j WHERE true
 ON CONFLICT (run_id, path) DO UPDATE SET
     number = excluded.number,
     kind = excluded.kind,
@@ -275,7 +301,7 @@ const INSERT_EVENTS: &str = "\
 INSERT INTO events (id, name, key, target_bot, payload, from_bot, from_run, at)
 SELECT j.value ->> 'id', j.value ->> 'name', j.value ->> 'key', j.value ->> 'target_bot',
        j.value ->> 'payload', j.value ->> 'from_bot', j.value ->> 'from_run', j.value ->> 'at'
-FROM json_each(?1) AS j WHERE true ORDER BY j.value ->> 'ord'
+FROM jsonb_each(?1) AS j WHERE true ORDER BY j.value ->> 'ord'
 ON CONFLICT (id) DO NOTHING";
 
 // SQLite evaluates the whole SELECT before inserting when it reads the target
@@ -286,7 +312,7 @@ SELECT j.value ->> 'run_id',
        coalesce((SELECT max(o.seq) FROM journal AS o WHERE o.run_id = j.value ->> 'run_id'), 0)
            + (j.value ->> 'n'),
        j.value ->> 'at', j.value ->> 'kind', j.value ->> 'data'
-FROM json_each(?1) AS j";
+FROM jsonb_each(?1) AS j";
 
 const MEMORY_SET_HISTORY: &str = "\
 INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
@@ -324,6 +350,13 @@ WHERE excluded.updated_at > bot_memory.updated_at";
 struct SqliteTx(Transaction<'static, Sqlite>);
 
 impl CommitTx for SqliteTx {
+    async fn create_runs(&mut self, creates_doc: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(CREATE_RUNS)
+            .bind(creates_doc)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
     async fn fence(&mut self, runs_doc: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(FENCE)
             .bind(runs_doc)
@@ -412,6 +445,32 @@ impl CommitTx for SqliteTx {
 
     async fn approval(&mut self, write: &crate::ApprovalWrite, now: i64) -> Result<()> {
         approvals::apply_write(&mut self.0, write, now).await
+    }
+
+    async fn lock_events(&mut self, _exclusive: bool) -> Result<()> {
+        // The single writer connection already serialises every commit.
+        Ok(())
+    }
+
+    async fn event_marks(
+        &mut self,
+        run_id: &str,
+        marks: &crate::batch::EventMarks,
+        now: i64,
+    ) -> Result<()> {
+        events::apply_marks(
+            &mut self.0,
+            run_id,
+            &marks.consumed,
+            &marks.delivered,
+            marks.waits.as_deref(),
+            now,
+        )
+        .await
+    }
+
+    async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<()> {
+        events::wake_waiters_doc(&mut self.0, events_doc, now).await
     }
 }
 
@@ -737,5 +796,80 @@ impl Store for SqliteStore {
         let record = approvals::decide(&mut tx, id, &decision).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn record_approval(&self, write: crate::ApprovalWrite, now: i64) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        approvals::apply_write(&mut tx, &write, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn approval_tokens(&self, approval_id: &str) -> Result<Vec<crate::TokenRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        approvals::tokens(&mut conn, approval_id).await
+    }
+
+    async fn approval_token(&self, id: &str) -> Result<Option<crate::TokenRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        approvals::token(&mut conn, id).await
+    }
+
+    async fn redeem_token(
+        &self,
+        redemption: crate::TokenRedemption,
+    ) -> Result<crate::ApprovalRecord> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // A refusal returns early and drops the transaction, which rolls it back.
+        let record = approvals::redeem(&mut tx, &redemption).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn link_secret(&self, candidate: &str) -> Result<String> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let secret = approvals::link_secret(&mut tx, candidate).await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        events::next_event(&mut conn, &query).await
+    }
+
+    async fn next_message(
+        &self,
+        run_id: &str,
+        exclude: Vec<String>,
+    ) -> Result<Option<crate::RunMessage>> {
+        let mut conn = self.readers.acquire().await?;
+        events::next_message(&mut conn, run_id, &exclude).await
+    }
+
+    async fn publish_event(&self, event: crate::NewEvent, now: i64) -> Result<(EventRecord, bool)> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+
+        let published = events::publish(&mut tx, &event, now).await?;
+        tx.commit().await?;
+        Ok(published)
+    }
+
+    async fn send_message(&self, run_id: &str, text: &str, now: i64) -> Result<crate::RunMessage> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // A refusal returns early and drops the transaction, which rolls it back.
+        let message = events::send(&mut tx, run_id, text, now).await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    async fn event_cursor(&self, name: &str) -> Result<i64> {
+        let mut conn = self.readers.acquire().await?;
+        events::cursor(&mut conn, name).await
+    }
+
+    async fn set_event_cursor(&self, name: &str, seq: i64) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        events::set_cursor(&mut conn, name, seq).await
     }
 }

@@ -5,10 +5,14 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::Result;
-use crate::approval::{ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord};
+use crate::approval::{
+    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalWrite, TokenRecord,
+    TokenRedemption,
+};
+use crate::event::{EventQuery, RunMessage};
 use crate::model::{
-    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
-    RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewEvent, NewRun,
+    PointOutcome, RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 
 /// Durable storage for runs, steps, events and bot memory.
@@ -139,4 +143,75 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         decision: ApprovalDecision,
     ) -> impl Future<Output = Result<ApprovalRecord>> + Send;
+
+    /// Applies one approval write in its own transaction, outside any durable
+    /// point: the audit of a notification sent after its point committed.
+    fn record_approval(
+        &self,
+        write: ApprovalWrite,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The signed-link tokens issued for a request, by approver and action.
+    fn approval_tokens(
+        &self,
+        approval_id: &str,
+    ) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+
+    /// The token with this id.
+    fn approval_token(&self, id: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+
+    /// Spends a link's token and records its decision in one transaction:
+    /// an unknown, mismatched, used, revoked or expired token, or a decision
+    /// the rules refuse, is [`Error::Refused`](crate::Error::Refused) and
+    /// changes nothing (the token stays unused).
+    fn redeem_token(
+        &self,
+        redemption: TokenRedemption,
+    ) -> impl Future<Output = Result<ApprovalRecord>> + Send;
+
+    /// The deployment secret that signs approval links: the stored one, or
+    /// `candidate` stored now when there is none (the first caller wins).
+    fn link_secret(&self, candidate: &str) -> impl Future<Output = Result<String>> + Send;
+
+    /// The oldest event matching the query (the rules of the `event`
+    /// module): what a `WAIT FOR EVENT` consumes or an `ON EVENT` handler is
+    /// delivered next. `None` also for an unknown run.
+    fn next_event(
+        &self,
+        query: EventQuery,
+    ) -> impl Future<Output = Result<Option<EventRecord>>> + Send;
+
+    /// The run's oldest message it has not consumed, skipping `exclude`.
+    fn next_message(
+        &self,
+        run_id: &str,
+        exclude: Vec<String>,
+    ) -> impl Future<Output = Result<Option<RunMessage>>> + Send;
+
+    /// Publishes one event outside any run (`botflow events publish`) in one
+    /// transaction that also makes its waiting runs due. Idempotent by id:
+    /// returns the stored event and whether it was inserted now. A payload
+    /// above the size limit is [`Error::ValueTooLarge`](crate::Error::ValueTooLarge), nothing written.
+    fn publish_event(
+        &self,
+        event: NewEvent,
+        now: i64,
+    ) -> impl Future<Output = Result<(EventRecord, bool)>> + Send;
+
+    /// Stores a message to a run (for its `HEAR`) and makes the run due if it
+    /// waits. An unknown run is [`Error::UnknownRun`](crate::Error::UnknownRun), an ended one
+    /// [`Error::RunEnded`](crate::Error::RunEnded); nothing is written then.
+    fn send_message(
+        &self,
+        run_id: &str,
+        text: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<RunMessage>> + Send;
+
+    /// The event `seq` a named cursor (a trigger's) has reached; 0 when unset.
+    fn event_cursor(&self, name: &str) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Moves a named cursor forward to `seq`; a smaller `seq` changes nothing.
+    fn set_event_cursor(&self, name: &str, seq: i64) -> impl Future<Output = Result<()>> + Send;
 }

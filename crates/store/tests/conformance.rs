@@ -3,9 +3,18 @@
 
 #[path = "conformance/approvals.rs"]
 mod approvals;
+#[path = "conformance/creation.rs"]
+mod creation;
+#[path = "conformance/events.rs"]
+mod events;
 mod harness;
+#[path = "conformance/tokens.rs"]
+mod tokens;
 
 use approvals::*;
+use creation::*;
+use events::*;
+use tokens::*;
 
 use harness::{Harness, PROGRAM, new_run, point, started_run};
 use serde_json::{Value, json};
@@ -43,6 +52,9 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_first_point_creates_the_run_already_leased,
+    a_creating_point_needs_a_stored_program,
+    a_releasing_point_frees_the_lease_and_keeps_the_epoch,
     programs_are_stored_once,
     create_run_is_idempotent,
     create_run_refuses_bad_input,
@@ -72,6 +84,15 @@ conformance!(
     a_quorum_needs_n_approvals_and_any_denial_denies,
     timeouts_resolve_or_escalate_only_pending_requests,
     a_decision_made_while_the_run_is_driven_still_wakes_it,
+    events_match_by_name_key_address_and_start,
+    consumption_and_delivery_commit_with_the_point,
+    publishing_wakes_the_runs_that_wait,
+    a_wait_already_satisfied_is_due_at_once,
+    messages_are_kept_in_order_and_heard_once,
+    event_cursors_only_move_forward,
+    link_tokens_are_spent_once_with_their_decision,
+    escalation_revokes_tokens_and_refusals_spend_nothing,
+    the_link_secret_is_created_once,
 );
 
 /// Runs a test body in its own task so that the harness is cleaned up (its

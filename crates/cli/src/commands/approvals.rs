@@ -8,6 +8,12 @@
 //! request drives the run on to its next wait or its end, like
 //! `botflow resume`, and exits with the run's status code (0 completed,
 //! 1 rejected or failed, 3 waiting).
+//!
+//! `botflow approvals redeem` does the same with a signed link's token.
+//!
+//! Crash tests set `BOTFLOW_CRASH_AFTER_DECISION` (any value): the process
+//! aborts right after the decision committed and before the run is driven,
+//! which is where a dying process leaves a decided request and a due run.
 
 use std::process::ExitCode;
 
@@ -37,6 +43,24 @@ pub enum ListCommand {
         /// Print one JSON array on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Use an approve/deny link's token (the part after `/approve/`), as the
+    /// link's page will: shows what it does, and with `--yes` records the
+    /// decision (the token is spent) and continues the run.
+    Redeem {
+        /// The token, or the whole link.
+        #[arg(value_name = "TOKEN_OR_LINK")]
+        token: String,
+        /// Record the decision; without it nothing is changed.
+        #[arg(long)]
+        yes: bool,
+        /// A comment kept with the decision.
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+        #[command(flatten)]
+        bots: BotsArgs,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -75,12 +99,21 @@ fn non_empty_env(name: &str) -> Option<String> {
 }
 
 pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let ListCommand::List {
-        status,
-        limit,
-        json,
-        db,
-    } = args.command;
+    let (status, limit, json, db) = match args.command {
+        ListCommand::List {
+            status,
+            limit,
+            json,
+            db,
+        } => (status, limit, json, db),
+        ListCommand::Redeem {
+            token,
+            yes,
+            comment,
+            bots,
+            db,
+        } => return redeem(&token, yes, comment, &bots, &db),
+    };
     let status = status
         .map(|s| {
             s.parse::<ApprovalStatus>().map_err(|_| {
@@ -119,6 +152,85 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `botflow approvals redeem`: previews or uses a link's token.
+fn redeem(
+    token: &str,
+    yes: bool,
+    comment: Option<String>,
+    bots: &BotsArgs,
+    db: &DbArgs,
+) -> anyhow::Result<ExitCode> {
+    // A whole link is accepted too: the token is its last path segment.
+    let token = token.rsplit('/').next().unwrap_or(token).to_owned();
+    let deployment = runner::deployment_at(&bots.bots)?;
+    runner::block_on(async move {
+        let rt = runner::runtime(runner::open_store(db).await?, deployment)?;
+        let code = redeem_and_drive(&rt, &token, yes, comment).await;
+        rt.store().close().await;
+        code
+    })
+}
+
+async fn redeem_and_drive(
+    rt: &Runtime,
+    token: &str,
+    yes: bool,
+    comment: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let outcome = match rt.redeem_link(token, yes, comment).await {
+        Ok(outcome) => outcome,
+        Err(runtime::Error::Store(store::Error::Refused(why))) => {
+            errln!("botflow: {why}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(runtime::Error::BadLink(message)) => {
+            errln!("botflow: {message}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let verb = if outcome.approve { "approve" } else { "deny" };
+    let request = &outcome.approval;
+    if !outcome.decided {
+        errln!(
+            "this link lets {} {verb} {}{}; run again with --yes to do it",
+            outcome.approver,
+            request.id,
+            request
+                .message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = if outcome.approve {
+        "approved"
+    } else {
+        "denied"
+    };
+    errln!(
+        "{} {done} {} through the link",
+        outcome.approver,
+        request.id
+    );
+    if request.status == ApprovalStatus::Pending {
+        errln!("the request needs more approvals; the run keeps waiting");
+        return Ok(ExitCode::from(3));
+    }
+    crash_hook();
+    let status = rt.run_to_end(&request.run_id).await?;
+    errln!("run {} {status}", request.run_id);
+    Ok(runner::exit_code(status))
+}
+
+/// The crash-test hook (see the module documentation).
+fn crash_hook() {
+    if std::env::var_os("BOTFLOW_CRASH_AFTER_DECISION").is_some() {
+        std::process::abort();
+    }
 }
 
 /// One request as the JSON listing shows it.
@@ -181,6 +293,7 @@ async fn decide_and_drive(
         request.id,
         request.run_id
     );
+    crash_hook();
     let status = rt.run_to_end(&request.run_id).await?;
     errln!("run {} {status}", request.run_id);
     if status == store::RunStatus::Waiting {

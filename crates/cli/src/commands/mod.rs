@@ -2,8 +2,11 @@
 //! `run(args) -> anyhow::Result<ExitCode>`.
 
 pub mod approvals;
+pub mod bench;
 pub mod check;
+pub mod events;
 pub mod fmt;
 pub mod resume;
 pub mod run;
 pub mod runs;
+pub mod worker;

@@ -56,6 +56,12 @@ pub struct Args {
     /// Print only the finished run as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Sleep through timers (`DELAY`, `WAIT`, retry back-off) due within
+    /// this many seconds; a later timer leaves the run waiting (exit code 3)
+    /// for `botflow worker` or `botflow resume`.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub wait_timers: u64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -84,7 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             started_by,
             decide_extra: extra,
         };
-        let code = start_and_drive(&rt, &workflow, start, args.json).await;
+        let wait_timers = std::time::Duration::from_secs(args.wait_timers);
+        let code = start_and_drive(&rt, &workflow, start, args.json, wait_timers).await;
         rt.store().close().await;
         code
     })
@@ -104,6 +111,7 @@ async fn start_and_drive(
     workflow: &Workflow,
     start: Start,
     json: bool,
+    wait_timers: std::time::Duration,
 ) -> anyhow::Result<ExitCode> {
     // Runs a dead process left behind continue alongside the new one.
     let leftovers = rt.claim_due().await?;
@@ -148,7 +156,7 @@ async fn start_and_drive(
     let driven = if record.status.is_terminal() {
         Ok(record.status)
     } else {
-        rt.run_to_end(&record.id).await
+        rt.run_with_timers(&record.id, wait_timers).await
     };
     while background.join_next().await.is_some() {}
     let view = match driven {
@@ -181,8 +189,29 @@ async fn start_and_drive(
     if status == store::RunStatus::Waiting {
         crate::commands::approvals::print_waiting(rt, &record.id, Some(&start.decide_extra))
             .await?;
+        print_timer_wait(rt, &record.id).await?;
     }
     Ok(runner::exit_code(status))
+}
+
+/// For a run left waiting on a timer (no approval pending): when it is due
+/// and what fires it.
+async fn print_timer_wait(rt: &Runtime, id: &str) -> anyhow::Result<()> {
+    if !rt.pending_approvals(id).await?.is_empty() {
+        return Ok(());
+    }
+    use store::Store;
+    if let Some(record) = rt.store().run(id).await?
+        && record.status == store::RunStatus::Waiting
+        && let Some(due) = record.wake_at
+    {
+        errln!(
+            "run {id} waits for a timer due at {}; `botflow worker` (or `botflow resume` \
+             after that time) continues it",
+            runner::time(due)
+        );
+    }
+    Ok(())
 }
 
 /// The most `--input @FILE` or `--input -` reads: room for pretty-printed

@@ -1,4 +1,4 @@
-//! `botflow runs list|show|retry|cancel`: look at and act on recorded runs.
+//! `botflow runs list|show|retry|cancel|send`: look at and act on recorded runs.
 
 use std::process::ExitCode;
 
@@ -54,6 +54,14 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Send a message to a run, for its `HEAR`; the run becomes due if it waits.
+    Send {
+        id: String,
+        /// The message.
+        text: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -84,6 +92,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 rt.cancel(&id).await?;
                 errln!("run {id} cancelled");
                 rt.store().close().await;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Send { id, text, db } => {
+                let rt = runner::runtime(
+                    runner::open_store(&db).await?,
+                    runtime::empty_deployment(std::path::Path::new(".")),
+                )?;
+                let sent = rt.send_message(&id, &text).await;
+                rt.store().close().await;
+                let message = sent?;
+                outln!("{}", message.id)?;
+                errln!(
+                    "sent message {} to run {id}; a worker or `botflow resume` continues it",
+                    message.seq
+                );
                 Ok(ExitCode::SUCCESS)
             }
         }

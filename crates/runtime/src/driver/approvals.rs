@@ -29,11 +29,12 @@ use engine::{ErrorValue, OnTimeout, Request, RequestKind};
 use serde_json::{Value, json};
 use store::{
     ApprovalFilter, ApprovalRecord, ApprovalStatus, ApprovalWrite, DurablePoint, NewApproval,
-    StepStatus, Store,
+    NewToken, StepStatus, Store, TOKEN_ACTIONS,
 };
 
 use super::{Driver, journal};
 use crate::Result;
+use crate::notify::{self, Notice, Reason, Settings};
 use crate::progress::Progress;
 
 /// Who decides a timeout's outcome in the decision object and the audit trail.
@@ -47,12 +48,6 @@ pub(super) enum Next {
     Waiting(Option<i64>),
     /// The point now settles or escalates the request: commit it, then look again.
     Changed,
-}
-
-/// The identity and the command that decides a request.
-pub(crate) fn decide_command(id: &str, who: &str, approve: bool) -> String {
-    let verb = if approve { "approve" } else { "deny" };
-    format!("botflow {verb} {id} --as {who}")
 }
 
 impl Driver {
@@ -76,7 +71,11 @@ impl Driver {
         let Some(current) = requests.into_iter().max_by_key(|a| a.escalations) else {
             return Ok(match self.new_request(request, now) {
                 Ok(new) => {
-                    let due = new.due_at;
+                    // The first reminder is due one interval after the request.
+                    let reminder = Settings::of(&self.inner, &self.bot)
+                        .reminder_ms
+                        .map(|ms| now.saturating_add(ms));
+                    let due = super::earliest(new.due_at, reminder);
                     self.request_created(point, request, new, None, now);
                     Next::Waiting(due)
                 }
@@ -113,7 +112,8 @@ impl Driver {
                     run_id: self.run.clone(),
                     id: current.id.clone(),
                 });
-                Ok(Next::Waiting(current.due_at))
+                let reminder = self.reminder(point, &current, now).await?;
+                Ok(Next::Waiting(super::earliest(current.due_at, reminder)))
             }
             // An escalated request always has a successor (both are written in
             // one transaction), so the newest request is never escalated.
@@ -195,7 +195,9 @@ impl Driver {
             group: group.clone(),
             require_n: i32::try_from(require_n).unwrap_or(i32::MAX),
             message: message.clone(),
-            via: via.clone().unwrap_or_else(|| "log".to_owned()),
+            via: via
+                .clone()
+                .unwrap_or_else(|| Settings::of(&self.inner, &self.bot).via),
             timeout_ms,
             on_timeout: on_timeout
                 .as_ref()
@@ -235,7 +237,6 @@ impl Driver {
             json!({"path": request.path, "approval": new.id, "approvers": new.approvers,
                    "due_at": new.due_at, "escalated_from": escalated_from}),
         ));
-        let notified = self.notify(&new);
         let id = new.id.clone();
         point.approvals.push(match escalated_from {
             Some(old) => ApprovalWrite::Escalate {
@@ -244,7 +245,13 @@ impl Driver {
             },
             None => ApprovalWrite::Create(new.clone()),
         });
-        point.approvals.push(notified);
+        point
+            .approvals
+            .push(ApprovalWrite::IssueTokens(self.tokens(&new, now)));
+        self.notices.push(Notice {
+            approval: id.clone(),
+            reason: Reason::Requested,
+        });
         self.pending.progress.push(Progress::ApprovalRequested {
             run: self.run.clone(),
             approval: id,
@@ -254,38 +261,81 @@ impl Driver {
         });
     }
 
-    /// Notifies the approvers; the `log` channel (the default, and the
-    /// fallback of channels this botflow cannot deliver yet) logs who must
-    /// decide and the command that decides.
-    fn notify(&self, new: &NewApproval) -> ApprovalWrite {
-        let commands: Vec<String> = new
+    /// One approve and one deny token per approver, valid until the
+    /// request's deadline (or `approval-link-ttl` when it has none). The
+    /// links themselves are signed when the notification is sent.
+    fn tokens(&self, new: &NewApproval, now: i64) -> Vec<NewToken> {
+        let ttl = Settings::of(&self.inner, &self.bot).link_ttl_ms;
+        let expires_at = new.due_at.unwrap_or_else(|| now.saturating_add(ttl));
+        let mut tokens = Vec::new();
+        for approver in &new.approvers {
+            for action in TOKEN_ACTIONS {
+                match notify::token_id() {
+                    Ok(id) => tokens.push(NewToken {
+                        id,
+                        approval_id: new.id.clone(),
+                        approver: approver.clone(),
+                        action: action.to_owned(),
+                        expires_at,
+                    }),
+                    // Without randomness there is no safe link; the log
+                    // channel's commands still let people decide.
+                    Err(error) => tracing::warn!(approval = %new.id, %error, "no approval link"),
+                }
+            }
+        }
+        tokens
+    }
+
+    /// With `approval-reminder` set: when the next reminder of a pending
+    /// request is due, records `reminded` in the point and queues the
+    /// notification for after its commit. Returns when the next reminder is
+    /// due, which the run's `wake_at` honours (the earlier of it and the
+    /// deadline), so reminders survive restarts like any timer.
+    async fn reminder(
+        &mut self,
+        point: &mut DurablePoint,
+        current: &ApprovalRecord,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        let Some(interval) = Settings::of(&self.inner, &self.bot).reminder_ms else {
+            return Ok(None);
+        };
+        let trail = self.inner.store.approval_audit(&current.id).await?;
+        let last = trail
+            .iter()
+            .filter(|a| a.kind == "created" || a.kind == "reminded")
+            .map(|a| a.at)
+            .max()
+            .unwrap_or(current.created_at);
+        let next = last.saturating_add(interval);
+        if next > now {
+            return Ok(Some(next));
+        }
+        let sent = trail.iter().filter(|a| a.kind == "reminded").count();
+        let undecided: Vec<&str> = current
             .approvers
             .iter()
-            .map(|who| decide_command(&new.id, who, true))
+            .filter(|who| {
+                !current
+                    .votes
+                    .iter()
+                    .any(|v| v.get("who").and_then(Value::as_str) == Some(who.as_str()))
+            })
+            .map(String::as_str)
             .collect();
-        tracing::info!(
-            run = %self.run,
-            approval = %new.id,
-            approvers = %new.approvers.join(", "),
-            due_at = ?new.due_at,
-            "approval requested; decide with: {}",
-            commands.join(" | ")
-        );
-        let mut detail = json!({"approvers": new.approvers, "commands": commands});
-        if new.via != "log" {
-            detail["delivered"] = json!(false);
-            detail["reason"] = json!(format!(
-                "the {} channel is not supported yet by this botflow; notified through the log",
-                new.via
-            ));
-        }
-        ApprovalWrite::Audit {
-            id: new.id.clone(),
-            kind: "notified".to_owned(),
-            who: Some(new.approvers.join(", ")),
-            channel: Some(new.via.clone()),
-            detail,
-        }
+        point.approvals.push(ApprovalWrite::Audit {
+            id: current.id.clone(),
+            kind: "reminded".to_owned(),
+            who: Some(undecided.join(", ")),
+            channel: Some(current.via.clone()),
+            detail: json!({"reminder": sent + 1, "interval_ms": interval}),
+        });
+        self.notices.push(Notice {
+            approval: current.id.clone(),
+            reason: Reason::Reminder,
+        });
+        Ok(Some(now.saturating_add(interval)))
     }
 
     /// The deadline of a pending request passed: publish `timeout_occurred`

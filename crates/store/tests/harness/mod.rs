@@ -225,7 +225,7 @@ pub fn point(run: &str, epoch: i64, state: Value) -> DurablePoint {
         run_id: run.to_owned(),
         epoch,
         status: RunStatus::Running,
-        state,
+        state: state.to_string(),
         wake_at: None,
         result: None,
         error: None,
@@ -234,6 +234,11 @@ pub fn point(run: &str, epoch: i64, state: Value) -> DurablePoint {
         events: vec![],
         journal: vec![],
         approvals: vec![],
+        consumed: Vec::new(),
+        delivered: Vec::new(),
+        waits: None,
         now: 100,
+        create: None,
+        release: false,
     }
 }

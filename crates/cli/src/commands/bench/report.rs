@@ -1,0 +1,226 @@
+//! What the bench measures and reports: CPU time of this process, the
+//! bot-log correctness check (W1.md §3, §5.4), latency percentiles, the
+//! summary table (PEERS.md's columns) and the JSON.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::Variant;
+
+/// What every W1 run must have in the bot log exactly once.
+pub const EXPECTED: [&str; 5] = [
+    "classifier",
+    "order-checker",
+    "refund-processor",
+    "inventory-updater",
+    "event:workflow_completed",
+];
+
+/// User+system CPU time of this process so far, in milliseconds.
+///
+/// Read from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s
+/// on Linux), which covers every thread of the process: the engine, its
+/// store and the in-process driver tasks. `None` where there is no `/proc`.
+pub fn cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after it follow ")".
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3, so field 14 is index 11 and field 15 index 12.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10.0)
+}
+
+/// The bot-log check over a set of runs.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct LogCheck {
+    /// Runs checked.
+    pub runs: usize,
+    /// Runs whose log has each expected line exactly once.
+    pub exact: usize,
+    /// Expected (run, bot or event) lines that are not there.
+    pub missing: usize,
+    /// Lines beyond the first of any (run, bot or event).
+    pub duplicates: usize,
+    /// Runs that published `workflow_completed` more than once.
+    pub double_publishes: usize,
+    /// Bot executions beyond one per run and bot.
+    pub bot_reexecutions: usize,
+    /// Lines of runs outside the checked set, or that do not parse.
+    pub foreign_lines: usize,
+}
+
+impl LogCheck {
+    /// Whether every run ran each bot and published exactly once.
+    pub fn ok(&self) -> bool {
+        self.exact == self.runs && self.missing == 0 && self.duplicates == 0
+    }
+}
+
+/// Reads the bot log at `path` and checks the runs in `ids`.
+pub fn check_log(path: &Path, ids: &[String]) -> anyhow::Result<LogCheck> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the bot log {}", path.display()))?;
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut check = LogCheck {
+        runs: ids.len(),
+        ..LogCheck::default()
+    };
+    for line in text.lines() {
+        let mut parts = line.split(' ');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(run), Some(what), Some(_pid), None) if wanted.contains(run) => {
+                *counts.entry((run, what)).or_default() += 1;
+            }
+            _ => check.foreign_lines += 1,
+        }
+    }
+    for (&(_, what), &n) in &counts {
+        if n > 1 {
+            check.duplicates += n - 1;
+            if what == "event:workflow_completed" {
+                check.double_publishes += 1;
+            } else if !what.starts_with("event:") {
+                check.bot_reexecutions += n - 1;
+            }
+        }
+    }
+    for id in ids {
+        let mut exact = true;
+        for what in EXPECTED {
+            match counts.get(&(id.as_str(), what)).copied().unwrap_or(0) {
+                0 => {
+                    check.missing += 1;
+                    exact = false;
+                }
+                1 => {}
+                _ => exact = false,
+            }
+        }
+        if exact {
+            check.exact += 1;
+        }
+    }
+    Ok(check)
+}
+
+/// The figures of one phase.
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseReport {
+    pub variant: Variant,
+    pub concurrency: usize,
+    /// Workflows started (fewer than asked when the time cap stopped the phase).
+    pub started: usize,
+    /// Workflows that ended `completed` with a W1 result.
+    pub completed: usize,
+    /// Workflows that ended otherwise, or whose start or drive failed.
+    pub failed: usize,
+    /// Whether the time cap stopped the phase from starting all its workflows.
+    pub capped: bool,
+    pub wall_s: f64,
+    pub wf_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// User+system CPU of this process per completed workflow (`None`
+    /// without `/proc`). PostgreSQL's own CPU is not included.
+    pub cpu_ms_per_wf: Option<f64>,
+    /// Durable points and group commits during the phase.
+    pub points: u64,
+    pub commits: u64,
+    pub log: LogCheck,
+}
+
+impl PhaseReport {
+    /// Whether the phase is correct: all started runs completed and the bot log is exact.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.completed == self.started && self.log.ok()
+    }
+}
+
+/// The `p`-th percentile (0–100) of sorted `values`, nearest rank.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Prints the summary table to stdout.
+pub fn print_table(phases: &[PhaseReport], db: &str) -> anyhow::Result<()> {
+    outln!("\nW1 support-flow, in-process, store {db}")?;
+    outln!(
+        "| variant | c | completed | wf/s | p50 ms | p99 ms | max ms | CPU ms/wf | points/commit | bot log |"
+    )?;
+    outln!("|---|---|---|---|---|---|---|---|---|---|")?;
+    for p in phases {
+        let cpu = p
+            .cpu_ms_per_wf
+            .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.3}"));
+        let log = if p.log.ok() {
+            "ok".to_owned()
+        } else {
+            format!("{} missing, {} duplicate", p.log.missing, p.log.duplicates)
+        };
+        outln!(
+            "| {} | {} | {}/{} | {:.1}{} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {} |",
+            p.variant.name(),
+            p.concurrency,
+            p.completed,
+            p.started,
+            p.wf_per_s,
+            if p.capped { "*" } else { "" },
+            p.p50_ms,
+            p.p99_ms,
+            p.max_ms,
+            cpu,
+            p.points as f64 / p.commits.max(1) as f64,
+            log
+        )?;
+    }
+    if phases.iter().any(|p| p.capped) {
+        outln!("* the time cap stopped the phase before it started all its workflows")?;
+    }
+    Ok(())
+}
+
+/// The figures of the durability run (W1.md §6).
+#[derive(Clone, Debug, Serialize)]
+pub struct DurabilityReport {
+    pub runs: usize,
+    pub concurrency: usize,
+    /// Workflows completed (from the store) after the restart.
+    pub completed: usize,
+    /// Runs whose `PUBLISH EVENT` is in the store exactly once.
+    pub published_in_store: usize,
+    /// Runs whose `PUBLISH EVENT` is in the store more than once.
+    pub double_publishes_in_store: usize,
+    /// Publishes in the store whose log line the kill lost (between the
+    /// commit and the log write); not counted as missing.
+    pub unlogged_publishes: usize,
+    /// Expected log lines missing that no such lost publish explains.
+    pub missing_unexplained: usize,
+    /// How many had published when the child was killed.
+    pub published_at_kill: usize,
+    /// The random wait after reaching 40 %, in milliseconds.
+    pub kill_delay_ms: u64,
+    /// Runs with more than one `workflow_completed` line in the bot log.
+    pub double_publishes: usize,
+    /// Bot executions beyond one per run and bot (steps in flight at the kill).
+    pub bot_reexecutions: usize,
+    /// Seconds from the SIGKILL to the last completion (the restarted child's end).
+    pub recovery_s: f64,
+    pub log: LogCheck,
+}
+
+/// Writes `value` as pretty JSON to `path`.
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
