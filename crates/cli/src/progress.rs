@@ -41,6 +41,12 @@ impl Display {
         Display { task, stop, bars }
     }
 
+    /// The progress bars, to hide while the operator is asked something
+    /// (`MultiProgress::suspend`): a ticking spinner would draw over the question.
+    pub fn bars(&self) -> MultiProgress {
+        self.bars.clone()
+    }
+
     /// Shows what is left and the run's final state.
     pub async fn finish(self, view: &RunView) -> std::io::Result<()> {
         let _ = self.stop.send(());

@@ -73,5 +73,5 @@ pub use limits::{MAX_RUN_ID_CHARS, check_run_id};
 pub use notify::{ApproverLinks, DEFAULT_LINK_TTL_MS, DEFAULT_PUBLIC_URL, LinkOutcome, SECRET_ENV};
 pub use progress::Progress;
 pub use runtime::{Execution, Options, ResumeReport, Runtime, Workflow, empty_deployment};
-pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine};
+pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine, WaitFor, WaitView};
 pub use worker::{MAX_KNOWN_TIMERS, Pass, WorkerOptions, WorkerReport};

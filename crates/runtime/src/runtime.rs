@@ -781,7 +781,12 @@ impl Runtime {
             admin: false,
             now: now_ms(),
         };
-        Ok(store.decide_approval(&id, decision).await?)
+        let record = store.decide_approval(&id, decision).await?;
+        // A settled request made its run due: a worker in this process drives it now.
+        if record.status != ApprovalStatus::Pending {
+            self.inner.wake();
+        }
+        Ok(record)
     }
 
     fn admin_point(

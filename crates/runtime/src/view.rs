@@ -8,6 +8,10 @@ use crate::runtime::Runtime;
 use crate::stored::Stored;
 use crate::{Error, Result};
 
+mod waits;
+
+pub use waits::{WaitFor, WaitView};
+
 /// A run with its steps, transcript, events and journal.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunView {
@@ -30,6 +34,8 @@ pub struct RunView {
     /// The full journal, in order.
     pub journal: Vec<JournalView>,
     pub wake_at: Option<i64>,
+    /// What a `waiting` run waits for (empty for any other status).
+    pub waits: Vec<WaitView>,
     /// Durable points committed.
     pub version: i64,
     pub created_at: i64,
@@ -89,9 +95,17 @@ impl Runtime {
             .run(id)
             .await?
             .ok_or_else(|| Error::UnknownRun(id.to_owned()))?;
-        let variables = Stored::decode(id, record.state.clone())
+        let stored = Stored::decode(id, record.state.clone()).ok();
+        let variables = stored
+            .as_ref()
             .map(|s| s.engine.variables().clone())
             .unwrap_or_default();
+        let waits = match &stored {
+            Some(stored) if record.status == RunStatus::Waiting => {
+                waits::waits(stored, &self.pending_approvals(id).await?)
+            }
+            _ => Vec::new(),
+        };
         let steps = store
             .steps(id)
             .await?
@@ -145,6 +159,7 @@ impl Runtime {
                 })
                 .collect(),
             wake_at: record.wake_at,
+            waits,
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,

@@ -75,11 +75,15 @@ SELECT seq, id, name, key, target_bot, payload, from_bot, from_run, at FROM even
 
 /// Makes due, at `$2`, every waiting run that waits for one of the events of
 /// the commit document `$1` (SQLite's JSON functions).
+///
+/// Nearly every commit publishes (the engine's own events), so this runs at
+/// every group commit: the waiting runs must be found through `event_waits`
+/// and the primary key, never by scanning the `(status, wake_at)` index over
+/// every waiting run. The unary `+` keeps SQLite's planner off that index.
 pub(crate) const WAKE_WAITERS_DOC_SQLITE: &str = "\
 UPDATE runs SET wake_at = $2
-WHERE status = 'waiting' AND (wake_at IS NULL OR wake_at > $2)
-AND EXISTS (SELECT 1 FROM event_waits)
-AND id IN (SELECT w.run_id FROM json_each($1) AS j
+WHERE +status = 'waiting' AND (wake_at IS NULL OR wake_at > $2)
+AND id IN (SELECT w.run_id FROM jsonb_each($1) AS j
            JOIN event_waits AS w ON w.name = j.value ->> 'name'
            WHERE w.key = j.value ->> 'key'
               OR (w.key IS NULL AND (j.value ->> 'key' IS NULL OR j.value ->> 'key' = ''
@@ -98,9 +102,11 @@ AND id IN (SELECT w.run_id FROM json_to_recordset($1::json) AS x (name text, key
 /// Makes due every waiting run that waits for an event named `$1` with key `$2`.
 /// The target bot is not checked here: a run woken for an event addressed to
 /// another bot looks, finds nothing, and waits again.
+/// (`status || ''` keeps SQLite off the `(status, wake_at)` index, as in
+/// [`WAKE_WAITERS_DOC_SQLITE`]; it is valid on PostgreSQL too.)
 pub(crate) const WAKE_WAITERS: &str = "\
 UPDATE runs SET wake_at = $3
-WHERE status = 'waiting' AND (wake_at IS NULL OR wake_at > $3)
+WHERE status || '' = 'waiting' AND (wake_at IS NULL OR wake_at > $3)
 AND id IN (SELECT w.run_id FROM event_waits AS w WHERE w.name = $1
            AND (w.key = CAST($2 AS TEXT)
                 OR (w.key IS NULL AND (CAST($2 AS TEXT) IS NULL OR CAST($2 AS TEXT) = ''

@@ -873,3 +873,49 @@ impl Store for SqliteStore {
         events::set_cursor(&mut conn, name, seq).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    /// The plan SQLite picks for `sql`, one `detail` line per step.
+    async fn plan(store: &SqliteStore, sql: &str, binds: &[&str]) -> Vec<String> {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(explain));
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let rows = query.fetch_all(&store.writer).await.expect("explains");
+        rows.iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect()
+    }
+
+    // Nearly every group commit publishes, so the wake-up statements run at
+    // every commit: scanning the waiting runs there made a million waiting
+    // runs slow down every new one (DESIGN.md: waiting costs a row).
+    #[tokio::test]
+    async fn waking_waiters_never_scans_the_waiting_runs() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join("plan.db"))
+            .await
+            .expect("opens");
+        for (sql, binds) in [
+            (crate::event_sql::WAKE_WAITERS_DOC_SQLITE, vec!["[]", "1"]),
+            (crate::event_sql::WAKE_WAITERS, vec!["e", "k", "1"]),
+        ] {
+            let steps = plan(&store, sql, &binds).await;
+            assert!(
+                steps.iter().all(|s| !s.contains("runs_status_wake")),
+                "{steps:?}"
+            );
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with("SEARCH runs USING INDEX sqlite_autoindex_runs_1")),
+                "{steps:?}"
+            );
+        }
+    }
+}

@@ -7,8 +7,10 @@
 //!
 //! Exit code 0 completed, 1 failed/rejected/cancelled (or the run could not
 //! start), 3 still waiting, 2 unusable arguments (nothing written). A run
-//! waiting for a human approval prints who must decide, the deadline, and the
-//! exact `botflow approve` / `botflow deny` commands.
+//! left waiting prints what it waits for and until when (`waits.rs`): for an
+//! approval who must decide and the exact `botflow approve` / `botflow deny`
+//! commands. On a terminal, a pending approval is asked about first
+//! (`--no-prompt` turns that off).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,8 @@ use crate::UsageError;
 use crate::progress::Display;
 use crate::report::{Color, Format, Reporter};
 use crate::runner::{self, DbArgs};
+
+pub(crate) mod waits;
 
 /// Run a workflow and wait for it to finish.
 #[derive(Debug, clap::Args)]
@@ -62,6 +66,11 @@ pub struct Args {
     /// for `botflow worker` or `botflow resume`.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub wait_timers: u64,
+
+    /// Never ask on the terminal to approve or deny a pending approval
+    /// (without a terminal on stdin and stdout nothing is asked anyway).
+    #[arg(long)]
+    pub no_prompt: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -91,7 +100,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             decide_extra: extra,
         };
         let wait_timers = std::time::Duration::from_secs(args.wait_timers);
-        let code = start_and_drive(&rt, &workflow, start, args.json, wait_timers).await;
+        let prompt =
+            !args.no_prompt && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let code = start_and_drive(&rt, &workflow, start, args.json, wait_timers, prompt).await;
         rt.store().close().await;
         code
     })
@@ -112,6 +123,7 @@ async fn start_and_drive(
     start: Start,
     json: bool,
     wait_timers: std::time::Duration,
+    prompt: bool,
 ) -> anyhow::Result<ExitCode> {
     // Runs a dead process left behind continue alongside the new one.
     let leftovers = rt.claim_due().await?;
@@ -122,7 +134,12 @@ async fn start_and_drive(
     }
 
     let started = rt
-        .start_by(workflow, start.input, start.id, Some(start.started_by))
+        .start_by(
+            workflow,
+            start.input,
+            start.id,
+            Some(start.started_by.clone()),
+        )
         .await;
     let (record, created) = match started {
         Ok(started) => started,
@@ -153,11 +170,15 @@ async fn start_and_drive(
             std::io::stderr().is_terminal(),
         )
     });
-    let driven = if record.status.is_terminal() {
+    let mut driven = if record.status.is_terminal() {
         Ok(record.status)
     } else {
         rt.run_with_timers(&record.id, wait_timers).await
     };
+    if prompt {
+        let bars = display.as_ref().map(Display::bars);
+        driven = ask_and_drive(rt, &record.id, &start.started_by, wait_timers, bars, driven).await;
+    }
     while background.join_next().await.is_some() {}
     let view = match driven {
         Ok(_) => rt.view(&record.id).await?,
@@ -187,31 +208,62 @@ async fn start_and_drive(
         }
     }
     if status == store::RunStatus::Waiting {
-        crate::commands::approvals::print_waiting(rt, &record.id, Some(&start.decide_extra))
-            .await?;
-        print_timer_wait(rt, &record.id).await?;
+        waits::print_for_run(&view, &start.decide_extra);
     }
     Ok(runner::exit_code(status))
 }
 
-/// For a run left waiting on a timer (no approval pending): when it is due
-/// and what fires it.
-async fn print_timer_wait(rt: &Runtime, id: &str) -> anyhow::Result<()> {
-    if !rt.pending_approvals(id).await?.is_empty() {
-        return Ok(());
+/// While the run waits on an approval someone other than its starter may
+/// decide, asks the operator (on the terminal), records the decision with
+/// [`Runtime::decide`] and keeps driving. Each approver is asked once per
+/// request; `skip` (or end of input) stops asking.
+async fn ask_and_drive(
+    rt: &Runtime,
+    id: &str,
+    started_by: &str,
+    wait_timers: std::time::Duration,
+    bars: Option<indicatif::MultiProgress>,
+    mut driven: runtime::Result<store::RunStatus>,
+) -> runtime::Result<store::RunStatus> {
+    let mut asked: Vec<(String, String)> = Vec::new();
+    while matches!(driven, Ok(store::RunStatus::Waiting)) {
+        let view = rt.view(id).await?;
+        let Some((request, who)) = waits::next_question(&view, started_by, &asked) else {
+            break;
+        };
+        asked.push((request.clone(), who.clone()));
+        let (request_for_prompt, who_for_prompt) = (request.clone(), who.clone());
+        let bars = bars.clone();
+        // The terminal is read on a blocking thread: the runtime's tasks
+        // (the group committer) keep running meanwhile. The progress bars
+        // are hidden while asking, so no spinner draws over the question.
+        let choice = tokio::task::spawn_blocking(move || {
+            let ask = || {
+                waits::ask(
+                    &mut std::io::stdin().lock(),
+                    &mut std::io::stderr().lock(),
+                    &request_for_prompt,
+                    &who_for_prompt,
+                )
+            };
+            match bars {
+                Some(bars) => bars.suspend(ask),
+                None => ask(),
+            }
+        })
+        .await;
+        let approve = match choice {
+            Ok(Ok(waits::Choice::Approve)) => true,
+            Ok(Ok(waits::Choice::Deny)) => false,
+            Ok(Ok(waits::Choice::Skip)) | Ok(Err(_)) | Err(_) => break,
+        };
+        if let Err(error) = rt.decide(&request, approve, &who, None, "cli").await {
+            errln!("botflow: {error}");
+            break;
+        }
+        driven = rt.run_with_timers(id, wait_timers).await;
     }
-    use store::Store;
-    if let Some(record) = rt.store().run(id).await?
-        && record.status == store::RunStatus::Waiting
-        && let Some(due) = record.wake_at
-    {
-        errln!(
-            "run {id} waits for a timer due at {}; `botflow worker` (or `botflow resume` \
-             after that time) continues it",
-            runner::time(due)
-        );
-    }
-    Ok(())
+    driven
 }
 
 /// The most `--input @FILE` or `--input -` reads: room for pretty-printed

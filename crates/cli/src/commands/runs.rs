@@ -177,25 +177,7 @@ async fn show(id: &str, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_view(&view)?;
         if view.status == RunStatus::Waiting {
-            outln!("\nwaiting for")?;
-            let pending = rt.pending_approvals(id).await?;
-            if pending.is_empty() {
-                match view.wake_at {
-                    Some(due) => outln!("  a timer, due {}", runner::time(due))?,
-                    None => outln!("  nothing it can name")?,
-                }
-            }
-            for request in pending {
-                let deadline = request
-                    .due_at
-                    .map_or_else(|| "no deadline".to_owned(), runner::time);
-                outln!(
-                    "  approval {} from {} (deadline {deadline})",
-                    request.id,
-                    request.approvers.join(", ")
-                )?;
-                outln!("    botflow approve {} --as WHO", request.id)?;
-            }
+            crate::commands::run::waits::print_for_show(&view)?;
         }
     }
     rt.store().close().await;

@@ -314,10 +314,10 @@ async fn approve(rt: Runtime, completions: Completions, run: String, approval: S
         }
         tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt.min(20)))).await;
     }
-    // The run is due now. Its last driver may still hold the lease for a
-    // moment (it releases it right after committing `waiting`), and then
-    // `drive` reports the stored status (`waiting`): try again shortly while
-    // the run waits for nothing else. The starter's own poll is the backstop.
+    // The run is due now. Another driver may hold it for a moment (a
+    // starter's poll, or a restarted process), and then `drive` reports the
+    // stored status: try again shortly while the run waits for nothing else.
+    // The starter's own poll is the backstop.
     let give_up = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < give_up {
         match rt.drive(&run).await {
