@@ -190,6 +190,7 @@ async fn show(
                 approvers,
                 message,
                 due_at,
+                started_by,
                 ..
             } => {
                 let mut text = format!("⏸ waiting for approval from {}", approvers.join(", "));
@@ -200,7 +201,11 @@ async fn show(
                     text.push_str(&format!(" (until {})", crate::runner::time(due)));
                 }
                 line(&bars, tty, format!("  {text}"));
-                for who in &approvers {
+                // The run's starter may not approve it: offer no command that would be refused.
+                for who in approvers
+                    .iter()
+                    .filter(|who| Some(*who) != started_by.as_ref())
+                {
                     line(
                         &bars,
                         tty,

@@ -47,6 +47,8 @@ pub enum Progress {
         approvers: Vec<String>,
         message: Option<String>,
         due_at: Option<i64>,
+        /// Who started the run: never allowed to approve it.
+        started_by: Option<String>,
     },
     /// The run stopped being driven here: finished, waiting, or taken over.
     RunStopped { run: String, status: String },

@@ -258,6 +258,7 @@ impl Driver {
             approvers: new.approvers,
             message: new.message,
             due_at: new.due_at,
+            started_by: self.stored.started_by.clone(),
         });
     }
 
