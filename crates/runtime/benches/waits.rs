@@ -10,6 +10,10 @@
 //! 2. New-run throughput with 0 vs 100,000 waiting runs in the store: `NEW`
 //!    runs of a one-line workflow started in one call, then driven to their
 //!    end by the worker; runs per second.
+//! 3. Approval round trip: `ROUND_TRIPS` runs, one at a time, each waiting
+//!    on a `HUMAN APPROVAL` (its request created and committed): the time
+//!    from `Runtime::decide` (the decision recorded) until the resumed run's
+//!    final point committed; p50, p99.
 //!
 //! A benchmark, not a test: it prints numbers and asserts nothing about time.
 
@@ -24,6 +28,8 @@ use store::{AnyStore, NewRun, RunStatus, Store};
 
 const NAP: &str = "ORCHESTRATE WORKFLOW \"nap\"\n  DELAY secs\n  RETURN 1\nEND WORKFLOW\n";
 const QUICK: &str = "ORCHESTRATE WORKFLOW \"quick\"\n  RETURN 1\nEND WORKFLOW\n";
+const GATE: &str = "ORCHESTRATE WORKFLOW \"gate\"\n  STEP 1: HUMAN APPROVAL FROM \"m@x\"\n    TIMEOUT 3600\n  RETURN 1\nEND WORKFLOW\n";
+const ROUND_TRIPS: usize = 300;
 const NEW: usize = 2_000;
 const WAITING: usize = 100_000;
 
@@ -156,6 +162,38 @@ async fn throughput(waiting: usize) {
     );
 }
 
+async fn approval_round_trip() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let rt = runtime_over(dir.path(), GATE, "gate.db").await;
+    let workflow = rt.workflow(None).expect("one workflow");
+    let mut took = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS {
+        let id = format!("gate-{i}");
+        let waiting = rt
+            .execute(&workflow, json!({}), Some(id.clone()), None)
+            .await
+            .expect("the run starts");
+        assert!(matches!(waiting.driven, Driven::Waiting { .. }));
+        let started = Instant::now();
+        rt.decide(&id, true, "m@x", None, "bench")
+            .await
+            .expect("the decision is recorded");
+        let resumed = rt.drive(&id).await.expect("the run resumes");
+        assert_eq!(resumed, Driven::Finished(RunStatus::Completed));
+        if i >= 20 {
+            took.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    took.sort_by(f64::total_cmp);
+    println!(
+        "approval round trip (decision recorded → run resumed and completed), {} runs: \
+         p50 {:.2} ms, p99 {:.2} ms",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() * 99 / 100]
+    );
+}
+
 fn main() {
     let timers = std::env::var("BOTFLOW_BENCH_TIMERS")
         .ok()
@@ -165,12 +203,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    // `-- lateness` or `-- throughput` runs only that part.
+    // `-- lateness`, `-- approval` or `-- throughput` runs only that part.
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
     tokio.block_on(async {
         if wants("lateness") {
             timer_lateness(timers).await;
+        }
+        if wants("approval") {
+            approval_round_trip().await;
         }
         if wants("throughput") {
             throughput(0).await;
