@@ -413,26 +413,12 @@ impl Driver {
     /// A point of the run as it stands, without effects yet.
     fn point(&mut self, status: RunStatus, now: i64) -> DurablePoint {
         let pending = std::mem::take(&mut self.pending);
-        let point = DurablePoint {
-            run_id: self.run.clone(),
-            epoch: self.epoch,
-            status,
-            state: String::new(),
-            wake_at: None,
-            result: None,
-            error: None,
-            steps: Vec::new(),
-            memory: pending.memory,
-            events: pending.events,
-            journal: pending.journal,
-            approvals: Vec::new(),
-            consumed: pending.consumed,
-            delivered: pending.delivered,
-            waits: None,
-            now,
-            create: None,
-            release: false,
-        };
+        let mut point = DurablePoint::new(self.run.clone(), self.epoch, status, now);
+        point.memory = pending.memory;
+        point.events = pending.events;
+        point.journal = pending.journal;
+        point.consumed = pending.consumed;
+        point.delivered = pending.delivered;
         self.pending.steps = pending.steps;
         self.pending.progress = pending.progress;
         point
@@ -613,26 +599,12 @@ impl Driver {
         // `before_failure`), so a state near the limit still fits.
         let mut stored = Stored::new(self.committed_engine()?);
         stored.started_by.clone_from(&self.stored.started_by);
-        let mut failure = DurablePoint {
-            run_id: self.run.clone(),
-            epoch: self.epoch,
-            status: RunStatus::Failed,
-            state: stored.encode(),
-            wake_at: None,
-            result: None,
-            error: Some(error.to_value()),
-            steps,
-            memory: Vec::new(),
-            events: Vec::new(),
-            journal: vec![journal("run_failed", json!({"error": error.to_value()}))],
-            approvals: Vec::new(),
-            consumed: Vec::new(),
-            delivered: Vec::new(),
-            waits: None,
-            now,
-            create: None,
-            release: true,
-        };
+        let mut failure = DurablePoint::new(self.run.clone(), self.epoch, RunStatus::Failed, now);
+        failure.state = stored.encode();
+        failure.error = Some(error.to_value());
+        failure.steps = steps;
+        failure.journal = vec![journal("run_failed", json!({"error": error.to_value()}))];
+        failure.release = true;
         self.engine_event(
             &mut failure,
             "workflow_failed",
@@ -1069,27 +1041,8 @@ impl Driver {
             return;
         }
         if let RequestKind::CallBot { bot, action, .. } = &request.kind {
-            let key = format!("{}:{}", self.run, request.path);
-            let mut point = DurablePoint {
-                run_id: String::new(),
-                epoch: 0,
-                status: RunStatus::Running,
-                state: String::new(),
-                wake_at: None,
-                result: None,
-                error: None,
-                steps: Vec::new(),
-                memory: Vec::new(),
-                events: Vec::new(),
-                journal: Vec::new(),
-                approvals: Vec::new(),
-                consumed: Vec::new(),
-                delivered: Vec::new(),
-                waits: None,
-                now: 0,
-                create: None,
-                release: false,
-            };
+            // A scratch point: only its effects are kept, in the next real point.
+            let mut point = DurablePoint::new(String::new(), 0, RunStatus::Running, 0);
             for BotEffect { bot, key, effect } in reply.effects {
                 self.side_effect(&mut point, &bot, &key, effect);
             }
@@ -1108,7 +1061,6 @@ impl Driver {
                     json!({"step": request.path, "bot": bot, "action": action}),
                 );
             }
-            let _ = key;
             let bare_request = !self.step_paths.contains(&request.path);
             let run = self.run.clone();
             let row = self.row(&request.path, request.step.as_deref(), "bot");
@@ -1148,26 +1100,8 @@ impl Driver {
             self.pending.events.append(&mut point.events);
             self.pending.journal.append(&mut point.journal);
         } else if let RequestKind::CallScript { .. } = &request.kind {
-            let mut point = DurablePoint {
-                run_id: String::new(),
-                epoch: 0,
-                status: RunStatus::Running,
-                state: String::new(),
-                wake_at: None,
-                result: None,
-                error: None,
-                steps: Vec::new(),
-                memory: Vec::new(),
-                events: Vec::new(),
-                journal: Vec::new(),
-                approvals: Vec::new(),
-                consumed: Vec::new(),
-                delivered: Vec::new(),
-                waits: None,
-                now: 0,
-                create: None,
-                release: false,
-            };
+            // A scratch point: only its effects are kept, in the next real point.
+            let mut point = DurablePoint::new(String::new(), 0, RunStatus::Running, 0);
             for BotEffect { bot, key, effect } in reply.effects {
                 self.side_effect(&mut point, &bot, &key, effect);
             }

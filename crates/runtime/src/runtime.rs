@@ -801,29 +801,13 @@ impl Runtime {
         stored.started_by = Stored::decode(&record.id, record.state.clone())
             .ok()
             .and_then(|old| old.started_by);
-        DurablePoint {
-            run_id: record.id.clone(),
-            epoch: record.lease_epoch,
-            status,
-            state: stored.encode(),
-            wake_at: None,
-            result: None,
-            error: None,
-            steps: Vec::new(),
-            memory: Vec::new(),
-            events: Vec::new(),
-            journal: vec![NewJournalEntry {
-                kind: kind.to_owned(),
-                data: json!({"by": self.inner.node}),
-            }],
-            approvals: Vec::new(),
-            consumed: Vec::new(),
-            delivered: Vec::new(),
-            waits: None,
-            now: now_ms(),
-            create: None,
-            release: false,
-        }
+        let mut point = DurablePoint::new(record.id.clone(), record.lease_epoch, status, now_ms());
+        point.state = stored.encode();
+        point.journal = vec![NewJournalEntry {
+            kind: kind.to_owned(),
+            data: json!({"by": self.inner.node}),
+        }];
+        point
     }
 
     async fn commit_admin(&self, id: &str, point: DurablePoint) -> Result<()> {

@@ -506,6 +506,33 @@ pub struct DurablePoint {
     pub release: bool,
 }
 
+impl DurablePoint {
+    /// A point that moves run `run_id` (held at `epoch`) to `status` at `now`
+    /// and writes nothing else yet: callers fill in what the point carries.
+    pub fn new(run_id: impl Into<String>, epoch: i64, status: RunStatus, now: i64) -> DurablePoint {
+        DurablePoint {
+            run_id: run_id.into(),
+            epoch,
+            status,
+            state: String::new(),
+            wake_at: None,
+            result: None,
+            error: None,
+            steps: Vec::new(),
+            memory: Vec::new(),
+            events: Vec::new(),
+            journal: Vec::new(),
+            approvals: Vec::new(),
+            consumed: Vec::new(),
+            delivered: Vec::new(),
+            waits: None,
+            now,
+            create: None,
+            release: false,
+        }
+    }
+}
+
 /// What a run's first [`DurablePoint`] needs to create the run; the status,
 /// state and wake-up time come from the point itself.
 #[derive(Debug, Clone, PartialEq)]

@@ -221,24 +221,7 @@ pub async fn started_run(store: &AnyStore, id: &str) -> i64 {
 
 /// An empty point that moves the run to `state`.
 pub fn point(run: &str, epoch: i64, state: Value) -> DurablePoint {
-    DurablePoint {
-        run_id: run.to_owned(),
-        epoch,
-        status: RunStatus::Running,
-        state: state.to_string(),
-        wake_at: None,
-        result: None,
-        error: None,
-        steps: vec![],
-        memory: vec![],
-        events: vec![],
-        journal: vec![],
-        approvals: vec![],
-        consumed: Vec::new(),
-        delivered: Vec::new(),
-        waits: None,
-        now: 100,
-        create: None,
-        release: false,
-    }
+    let mut point = DurablePoint::new(run, epoch, RunStatus::Running, 100);
+    point.state = state.to_string();
+    point
 }
