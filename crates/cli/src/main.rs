@@ -11,6 +11,7 @@ mod out;
 mod commands;
 mod inputs;
 mod progress;
+mod remote;
 mod report;
 mod runner;
 mod source;
@@ -46,6 +47,14 @@ enum Command {
     Bench(commands::bench::Args),
     /// Drive runs as they become due (timers, decisions, events) until stopped.
     Worker(commands::worker::Args),
+    /// List the recorded SET SCHEDULE headers and their next ticks.
+    Schedules(commands::schedules::Args),
+    /// Serve the HTTP API (and drive runs) until stopped.
+    Serve(commands::serve::Args),
+    /// Apply the database migrations and print the schema version.
+    Migrate(commands::migrate::Args),
+    /// Create, list and revoke the HTTP API's bearer tokens.
+    Tokens(commands::tokens::Args),
 }
 
 /// Arguments that cannot be used (a missing path, a file of the wrong kind):
@@ -75,6 +84,10 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Worker(args) => commands::worker::run(args),
+        Command::Schedules(args) => commands::schedules::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
+        Command::Tokens(args) => commands::tokens::run(args),
     };
     match result {
         Ok(code) => code,

@@ -53,32 +53,19 @@ impl Display {
         let _ = self.task.await;
         let tty = !self.bars.is_hidden();
         let status = view.status.to_string();
-        let mut summary = format!("run {} {status}", view.id);
-        if let Some(error) = &view.error {
-            let message = error
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or("(no message)");
-            summary.push_str(&format!(": {message}"));
+        // A waiting run is described once, by `run/waits.rs`: what it waits
+        // for, until when, and the exact commands that continue it.
+        if view.status != store::RunStatus::Waiting {
+            let mut summary = format!("run {} {status}", view.id);
+            if let Some(error) = &view.error {
+                let message = error
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("(no message)");
+                summary.push_str(&format!(": {message}"));
+            }
+            line(&self.bars, tty, summary);
         }
-        if let Some(due) = view.wake_at.filter(|_| status == "waiting") {
-            let on_approval = view
-                .steps
-                .iter()
-                .any(|step| step.kind == "approval" && step.status == "waiting");
-            summary.push_str(&if on_approval {
-                format!(
-                    " for an approval (deadline {}); a decision continues it",
-                    crate::runner::time(due)
-                )
-            } else {
-                format!(
-                    " until {}; `botflow resume` continues it",
-                    crate::runner::time(due)
-                )
-            });
-        }
-        line(&self.bars, tty, summary);
         if let Some(result) = &view.result {
             outln!(
                 "{}",
@@ -186,11 +173,9 @@ async fn show(
             Progress::Talk { bot, text, .. } => line(&bars, tty, format!("  {bot}: {text}")),
             Progress::Print { bot, text, .. } => line(&bars, tty, format!("  [{bot}] {text}")),
             Progress::ApprovalRequested {
-                approval,
                 approvers,
                 message,
                 due_at,
-                started_by,
                 ..
             } => {
                 let mut text = format!("⏸ waiting for approval from {}", approvers.join(", "));
@@ -201,17 +186,6 @@ async fn show(
                     text.push_str(&format!(" (until {})", crate::runner::time(due)));
                 }
                 line(&bars, tty, format!("  {text}"));
-                // The run's starter may not approve it: offer no command that would be refused.
-                for who in approvers
-                    .iter()
-                    .filter(|who| Some(*who) != started_by.as_ref())
-                {
-                    line(
-                        &bars,
-                        tty,
-                        format!("    botflow approve {approval} --as {who}"),
-                    );
-                }
             }
             Progress::RunStopped { .. } => {}
         }

@@ -2,34 +2,77 @@
 //! loading the deployment, building the [`Runtime`], and exit codes.
 //!
 //! Environment (read once here, in the binary only):
-//! - `BOTFLOW_DB`: the database when `--db` is not given (default `./botflow.db`);
+//! - `BOTFLOW_DB`: the database when `--db` is not given, else
+//!   `BOTFLOW_DATABASE_URL`, else `./botflow.db`;
+//! - `BOTFLOW_REDIS`: Redis for wake-ups across nodes when `--redis` is not given;
+//! - `BOTFLOW_LOG`: what the long-running commands log to stderr (a
+//!   `tracing` filter; default botflow's warnings and wake-up connection
+//!   changes, and only errors of the database driver);
 //! - `BOTFLOW_LEASE_MS`: how long a claim holds a run (default 30000). A
 //!   process that died keeps its runs until then; tests set it low;
 //! - `BOTFLOW_CRASH_AFTER_COMMITS=N`: the crash-point hook for crash tests:
 //!   the process aborts right after its `N`-th group commit, before anybody
 //!   is told the points are recorded.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use bots::Deployment;
-use runtime::{Options, Runtime};
+use runtime::{Options, Runtime, WakeupConfig};
 use store::{AnyStore, RunStatus};
 
 use crate::UsageError;
 
-/// `--db`, shared by the run commands.
+/// `--db` and `--redis`, shared by the run commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
-    /// The database: a SQLite file or a postgres:// URL.
+    /// The database: a SQLite file or a postgres:// URL (default:
+    /// $BOTFLOW_DATABASE_URL, else botflow.db).
     #[arg(
         long,
+        visible_alias = "database",
         env = "BOTFLOW_DB",
-        default_value = "botflow.db",
+        default_value_t = default_db(),
+        hide_default_value = true,
         value_name = "FILE"
     )]
     pub db: String,
+    /// Redis for wake-ups across nodes (`redis://host:6379`): a node that
+    /// makes a run due tells the others at once. Without it, nodes on
+    /// PostgreSQL use LISTEN/NOTIFY; either way polling is the safety net.
+    #[arg(long, env = "BOTFLOW_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+}
+
+/// `BOTFLOW_DATABASE_URL` (the name other tools use), else `botflow.db`.
+fn default_db() -> String {
+    std::env::var("BOTFLOW_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| "botflow.db".to_owned())
+}
+
+/// The wake-up backend for this process's runtimes, chosen by
+/// [`open_store`] from the same `DbArgs` (one command per process): Redis
+/// when given, else LISTEN/NOTIFY on PostgreSQL, else in-process.
+static WAKEUPS: std::sync::Mutex<WakeupConfig> = std::sync::Mutex::new(WakeupConfig::InProcess);
+
+/// Runtimes that may have wake-ups to send before the process exits.
+static REMOTE_RUNTIMES: std::sync::Mutex<Vec<Runtime>> = std::sync::Mutex::new(Vec::new());
+
+/// How long an ending command waits for its wake-ups to leave.
+const WAKEUP_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn wakeups_for(db: &DbArgs) -> Result<WakeupConfig, UsageError> {
+    if let Some(url) = db.redis.as_deref().filter(|u| !u.trim().is_empty()) {
+        return WakeupConfig::redis(url.trim()).map_err(|error| UsageError(error.to_string()));
+    }
+    if db.db.starts_with("postgres://") || db.db.starts_with("postgresql://") {
+        return Ok(WakeupConfig::Postgres { channel: None });
+    }
+    Ok(WakeupConfig::InProcess)
 }
 
 /// Runs one command's async work on a fresh tokio runtime.
@@ -43,6 +86,17 @@ pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Res
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(work);
+    // Wake-ups this command rang (a decision, an event) reach the other
+    // nodes before the process ends; a backend that is down is not waited for.
+    let runtimes = std::mem::take(&mut *REMOTE_RUNTIMES.lock().unwrap_or_else(|e| e.into_inner()));
+    if !runtimes.is_empty() {
+        runtime.block_on(async {
+            for rt in &runtimes {
+                rt.flush_wakeups(WAKEUP_FLUSH).await;
+            }
+        });
+        drop(runtimes);
+    }
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
 }
@@ -51,6 +105,8 @@ pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Res
 /// database file that cannot be where `--db` says is an unusable argument.
 pub async fn open_store(db: &DbArgs) -> anyhow::Result<AnyStore> {
     check_db_path(&db.db)?;
+    let wakeups = wakeups_for(db)?;
+    *WAKEUPS.lock().unwrap_or_else(|e| e.into_inner()) = wakeups;
     AnyStore::open(&db.db)
         .await
         .with_context(|| format!("cannot open the database {}", db.db))
@@ -114,9 +170,38 @@ fn env_number(name: &str) -> anyhow::Result<Option<u64>> {
     }
 }
 
-/// Builds the runtime on an open store.
+/// Builds the runtime on an open store, with the wake-ups [`open_store`] chose.
 pub fn runtime(store: AnyStore, deployment: Deployment) -> anyhow::Result<Runtime> {
-    Ok(Runtime::new(store, deployment, options()?))
+    let mut options = options()?;
+    options.wakeups = WAKEUPS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let remote = options.wakeups != WakeupConfig::InProcess;
+    let rt = Runtime::new(store, deployment, options);
+    if remote {
+        REMOTE_RUNTIMES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rt.clone());
+    }
+    Ok(rt)
+}
+
+/// Logs the runtime's warnings (and wake-up connection changes) to stderr,
+/// for the long-running commands; `BOTFLOW_LOG` is a `tracing` filter that
+/// replaces the default. Installing twice is harmless.
+pub fn init_logging() {
+    let filter = std::env::var("BOTFLOW_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::EnvFilter::new("warn,sqlx=error,runtime::wakeups=info")
+        });
+    let colour = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    // Another subscriber already installed keeps logging; nothing to do.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .try_init();
 }
 
 /// The deployment in `path` for commands that continue runs (`resume`,

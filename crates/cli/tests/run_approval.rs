@@ -45,11 +45,6 @@ fn start_case(db: &Path, extra: &[&str]) -> String {
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(&format!("from {MANAGER}")), "{stderr}");
-    assert!(
-        stderr.contains("waiting for an approval")
-            && !stderr.contains("`botflow resume` continues it"),
-        "the summary says a decision continues the run: {stderr}"
-    );
     let list = botflow(db, &["approvals", "list", "--status", "pending", "--json"]);
     assert!(list.status.success(), "{}", text(&list.stderr));
     let rows: Value = serde_json::from_slice(&list.stdout).expect("a JSON array");
@@ -59,6 +54,16 @@ fn start_case(db: &Path, extra: &[&str]) -> String {
         .and_then(|row| row["id"].as_str())
         .expect("a pending request")
         .to_owned();
+    assert!(
+        stderr.contains(&format!("waits for approval {id} from {MANAGER}")),
+        "the summary names the approval the run waits for: {stderr}"
+    );
+    // Described once: the live progress line offers no command of its own.
+    assert_eq!(
+        stderr.matches("waiting for approval").count(),
+        1,
+        "{stderr}"
+    );
     let command = format!("botflow approve {id} --as {MANAGER}");
     if extra.contains(&MANAGER) {
         // The manager started the run: a command they may not use is never offered.

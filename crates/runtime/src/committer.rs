@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use store::{AnyStore, DurablePoint, PointOutcome, Store};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::wakeups::Waker;
 use crate::{Error, Result};
 
 /// What a waiter gets back: the point's outcome once its batch committed.
@@ -52,10 +53,24 @@ pub(crate) struct Committer {
 
 impl Committer {
     /// Spawns the committer task on the current tokio runtime.
-    pub(crate) fn spawn(store: AnyStore, max_batch: usize, crash_after: Option<u64>) -> Committer {
+    /// `waker` is rung after a batch that published events: they may have
+    /// made waiting runs due, here or on other nodes.
+    pub(crate) fn spawn(
+        store: AnyStore,
+        max_batch: usize,
+        crash_after: Option<u64>,
+        waker: Waker,
+    ) -> Committer {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(CommitStats::default());
-        tokio::spawn(run(store, rx, max_batch.max(1), crash_after, stats.clone()));
+        tokio::spawn(run(
+            store,
+            rx,
+            max_batch.max(1),
+            crash_after,
+            stats.clone(),
+            waker,
+        ));
         Committer { tx, stats }
     }
 
@@ -82,6 +97,7 @@ async fn run(
     max_batch: usize,
     crash_after: Option<u64>,
     stats: Arc<CommitStats>,
+    waker: Waker,
 ) {
     let mut points = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
@@ -98,6 +114,7 @@ async fn run(
             }
         }
         let count = points.len() as u64;
+        let published = points.iter().any(|p| !p.events.is_empty());
         let result = store.commit(std::mem::take(&mut points)).await;
         match result {
             Ok(outcomes) => {
@@ -110,6 +127,9 @@ async fn run(
                 for (reply, outcome) in replies.drain(..).zip(outcomes) {
                     // A driver that stopped waiting has nothing left to tell.
                     let _ = reply.send(Ok(outcome));
+                }
+                if published {
+                    waker.wake();
                 }
             }
             Err(error) => {

@@ -89,6 +89,10 @@ pub enum Error {
     /// An event that cannot be published (bad name, payload too large); nothing was written.
     #[error("{0}")]
     BadEvent(String),
+    /// An API token request that cannot be carried out (a bad name, no
+    /// randomness); nothing was stored.
+    #[error("{0}")]
+    ApiToken(String),
     /// The group committer has stopped (the runtime is shutting down).
     #[error("the runtime is shutting down")]
     Closed,

@@ -33,6 +33,10 @@
 //!   [`Runtime::send_message`], another run's commit); `TRIGGER ON EVENT`
 //!   starts one run per event, its id derived from the event's
 //!   ([`Runtime::start_triggered`]). See `driver/events.rs` and `events.rs`.
+//! - **A schedule tick starts one run.** Firing a tick moves the stored next
+//!   tick by compare-and-set in the transaction that creates the tick's run
+//!   ([`Runtime::start_scheduled`], `schedules.rs`); a restart starts every
+//!   missed tick.
 //!
 //! # The crash-point hook
 //!
@@ -47,6 +51,7 @@
 //! bots; approval notifications by e-mail or webhook (they fall back to the
 //! log) and reminders. `DELAY`/`WAIT` are durable timers.
 
+mod api_tokens;
 mod bots;
 mod builtin;
 mod committer;
@@ -58,12 +63,18 @@ mod notify;
 mod programs;
 mod progress;
 mod runtime;
+mod schedules;
 mod stored;
 mod time;
 mod unsupported;
 mod view;
+mod wakeups;
 mod worker;
 
+pub use api_tokens::{
+    API_TOKEN_PREFIX, ApiPrincipal, ApiRole, MAX_API_TOKEN_NAME_CHARS, UnknownApiRole,
+    api_token_hash,
+};
 pub use builtin::{BUILTIN_BOTS, BotLog};
 pub use committer::CommitStats;
 pub use driver::Driven;
@@ -73,5 +84,7 @@ pub use limits::{MAX_RUN_ID_CHARS, check_run_id};
 pub use notify::{ApproverLinks, DEFAULT_LINK_TTL_MS, DEFAULT_PUBLIC_URL, LinkOutcome, SECRET_ENV};
 pub use progress::Progress;
 pub use runtime::{Execution, Options, ResumeReport, Runtime, Workflow, empty_deployment};
+pub use schedules::{MAX_TICKS_PER_PASS, next_tick, tick_text};
 pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine, WaitFor, WaitView};
+pub use wakeups::{COALESCE, DEFAULT_CHANNEL, WakeupConfig, WakeupError};
 pub use worker::{MAX_KNOWN_TIMERS, Pass, WorkerOptions, WorkerReport};

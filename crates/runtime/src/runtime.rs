@@ -43,6 +43,8 @@ pub struct Options {
     /// `order-checker`, `refund-processor`, `inventory-updater`) without a
     /// package, logging each execution and published event to this log.
     pub builtin_bots: Option<Arc<crate::BotLog>>,
+    /// How other nodes hear that this one made a run due (`wakeups.rs`).
+    pub wakeups: crate::WakeupConfig,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             max_batch: 1024,
             retry_base_ms: 100,
             builtin_bots: None,
+            wakeups: crate::WakeupConfig::InProcess,
         }
     }
 }
@@ -67,18 +70,20 @@ pub(crate) struct Inner {
     pub(crate) node: String,
     pub(crate) options: Options,
     progress: broadcast::Sender<Progress>,
-    /// Rung when a run may have become runnable in this process (a decision,
-    /// an event, a message, a new run), so a worker looks for due runs now
-    /// instead of at its next poll.
-    wakeup: tokio::sync::Notify,
+    /// Rung when a run may have become runnable (a decision, an event, a
+    /// message, a new run), here or on another node, so a worker looks for
+    /// due runs now instead of at its next poll.
+    pub(crate) wakeups: crate::wakeups::Wakeups,
     /// The deployment's `TRIGGER ON EVENT` scripts, found on first use (`events.rs`).
     pub(crate) triggers: std::sync::OnceLock<Vec<crate::events::Trigger>>,
+    /// The deployment's `SET SCHEDULE` scripts, found on first use (`schedules.rs`).
+    pub(crate) schedules: std::sync::OnceLock<Arc<Vec<crate::schedules::Scheduled>>>,
 }
 
 impl Inner {
-    /// Tells a waiting worker that a run may be runnable now.
+    /// Tells a waiting worker, and other nodes', that a run may be runnable now.
     pub(crate) fn wake(&self) {
-        self.wakeup.notify_one();
+        self.wakeups.wake();
     }
 
     /// Sends a progress event to whoever listens.
@@ -170,15 +175,17 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// A runtime over `store` serving the bots of `deployment`.
     pub fn new(store: AnyStore, deployment: Deployment, options: Options) -> Runtime {
-        let committer = Committer::spawn(
-            store.clone(),
-            options.max_batch,
-            options.crash_after_commits,
-        );
         let node = options
             .node_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let wakeups = crate::wakeups::Wakeups::start(&options.wakeups, &store, &node);
+        let committer = Committer::spawn(
+            store.clone(),
+            options.max_batch,
+            options.crash_after_commits,
+            wakeups.waker(),
+        );
         let (progress, _) = broadcast::channel(4096);
         Runtime {
             inner: Arc::new(Inner {
@@ -189,8 +196,9 @@ impl Runtime {
                 node,
                 options,
                 progress,
-                wakeup: tokio::sync::Notify::new(),
+                wakeups,
                 triggers: std::sync::OnceLock::new(),
+                schedules: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -204,7 +212,7 @@ impl Runtime {
     /// resolved (at most one wake-up is remembered): a worker's cue to claim
     /// due runs before its next poll.
     pub async fn woken(&self) {
-        self.inner.wakeup.notified().await;
+        self.inner.wakeups.woken().await;
     }
 
     /// The store.
@@ -387,7 +395,10 @@ impl Runtime {
             .programs
             .ensure_stored(&self.inner.store, &script.hash, &script.source)
             .await?;
-        Ok(self.inner.store.create_runs(news).await?)
+        let created = self.inner.store.create_runs(news).await?;
+        // Created, not driven: a worker (here or on another node) drives them.
+        self.inner.wake();
+        Ok(created)
     }
 
     /// Starts a run of `workflow` and drives it until it ends, waits or is
@@ -446,7 +457,7 @@ impl Runtime {
 
     /// A new run's id, input object and first state, each checked against
     /// the limits.
-    fn initial_state(
+    pub(crate) fn initial_state(
         &self,
         compiled: &engine::Compiled,
         input: Value,

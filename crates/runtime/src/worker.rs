@@ -12,7 +12,10 @@
 //!
 //! Durability: timers, approval deadlines and waits are in the stored state of
 //! each run, so a worker started after a crash claims every run whose timer fell
-//! due while nothing ran on its first pass.
+//! due while nothing ran on its first pass. Schedule ticks likewise: the next
+//! tick of each `SET SCHEDULE` is stored (`schedules.rs`), so the first pass
+//! starts every tick missed meanwhile, and the worker sleeps no later than the
+//! next tick.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -97,12 +100,29 @@ impl Runtime {
         let mut tasks: JoinSet<Pass> = JoinSet::new();
         let mut timers: BinaryHeap<Reverse<i64>> = BinaryHeap::new();
         tokio::pin!(shutdown);
+        // `SET SCHEDULE` headers are recorded once (retried each pass until
+        // it succeeds), keeping the next tick of an unchanged schedule, so
+        // ticks missed while nothing ran fire below.
+        let mut schedules_synced = false;
         'outer: loop {
-            // `TRIGGER ON EVENT` headers first: the runs they start are
-            // claimed below like any other runnable run.
+            if !schedules_synced {
+                match self.sync_schedules().await {
+                    Ok(_) => schedules_synced = true,
+                    Err(error) => {
+                        report.errors += 1;
+                        tracing::warn!(%error, "recording the schedules failed");
+                    }
+                }
+            }
+            // `TRIGGER ON EVENT` headers and due schedule ticks first: the
+            // runs they start are claimed below like any other runnable run.
             if let Err(error) = self.start_triggered().await {
                 report.errors += 1;
                 tracing::warn!(%error, "starting triggered runs failed");
+            }
+            if schedules_synced && let Err(error) = self.start_scheduled(now_ms()).await {
+                report.errors += 1;
+                tracing::warn!(%error, "starting scheduled runs failed");
             }
             // Claim as many as there is room for, repeating while claims come
             // back full (more may be due).
@@ -135,7 +155,20 @@ impl Runtime {
             while timers.peek().is_some_and(|Reverse(at)| *at <= now) {
                 timers.pop();
             }
-            let next_timer = timers.peek().map(|Reverse(at)| *at);
+            // The next schedule tick is a timer too, so it fires on time. One
+            // already due (a tick left for the next pass) is left to the
+            // wake-up `start_scheduled` rang, not slept for.
+            let next_tick = match self.next_schedule_tick().await {
+                Ok(tick) => tick.filter(|tick| *tick > now),
+                Err(error) => {
+                    tracing::warn!(%error, "reading the next schedule tick failed");
+                    None
+                }
+            };
+            let next_timer = match (timers.peek().map(|Reverse(at)| *at), next_tick) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let poll_ms = i64::try_from(options.poll.as_millis()).unwrap_or(i64::MAX);
             let until = next_timer.map_or(now.saturating_add(poll_ms), |at| {
                 at.min(now.saturating_add(poll_ms))

@@ -249,4 +249,64 @@ impl Store for AnyStore {
     async fn set_event_cursor(&self, name: &str, seq: i64) -> Result<()> {
         delegate!(self.set_event_cursor(name, seq))
     }
+
+    async fn sync_schedule(
+        &self,
+        key: &str,
+        schedule: &str,
+        program_hash: &str,
+        first_tick: i64,
+        now: i64,
+    ) -> Result<crate::ScheduleRecord> {
+        delegate!(self.sync_schedule(key, schedule, program_hash, first_tick, now))
+    }
+
+    async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
+        delegate!(self.schedules())
+    }
+
+    async fn due_schedules(&self, now: i64, limit: u32) -> Result<Vec<crate::ScheduleRecord>> {
+        delegate!(self.due_schedules(now, limit))
+    }
+
+    async fn next_schedule_tick(&self) -> Result<Option<i64>> {
+        delegate!(self.next_schedule_tick())
+    }
+
+    async fn fire_schedule(
+        &self,
+        key: &str,
+        tick: i64,
+        next_tick: i64,
+        run: NewRun,
+    ) -> Result<bool> {
+        delegate!(self.fire_schedule(key, tick, next_tick, run))
+    }
+
+    async fn remove_schedule(&self, key: &str) -> Result<bool> {
+        delegate!(self.remove_schedule(key))
+    }
+
+    async fn create_api_token(&self, new: crate::NewApiToken) -> Result<crate::ApiTokenRecord> {
+        delegate!(self.create_api_token(new))
+    }
+
+    async fn create_first_api_token(
+        &self,
+        new: crate::NewApiToken,
+    ) -> Result<Option<crate::ApiTokenRecord>> {
+        delegate!(self.create_first_api_token(new))
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<crate::ApiTokenRecord>> {
+        delegate!(self.api_token_by_hash(token_hash))
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<crate::ApiTokenRecord>> {
+        delegate!(self.api_tokens())
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<crate::ApiTokenRecord> {
+        delegate!(self.revoke_api_token(id, now))
+    }
 }

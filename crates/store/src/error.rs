@@ -79,6 +79,12 @@ pub enum Error {
         /// Its final status.
         status: String,
     },
+    /// A schedule operation that would not move its schedule forward; nothing was written.
+    #[error("{0}")]
+    InvalidSchedule(String),
+    /// An API token operation was refused; nothing was written.
+    #[error(transparent)]
+    ApiToken(#[from] crate::api_token::ApiTokenRefused),
 }
 
 impl Error {

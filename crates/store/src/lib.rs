@@ -43,6 +43,8 @@
 //!   (see the `event` module).
 
 mod any;
+mod api_token;
+mod api_token_sql;
 mod approval;
 mod approval_sql;
 mod batch;
@@ -52,11 +54,15 @@ mod event_sql;
 mod model;
 mod postgres;
 mod rows;
+mod schedule;
+mod schedule_sql;
 mod sqlite;
 mod store;
 mod token_sql;
+mod version;
 
 pub use any::{AnyStore, OpenOptions};
+pub use api_token::{API_TOKEN_ROLES, ApiTokenRecord, ApiTokenRefused, NewApiToken};
 pub use approval::{
     ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, ApprovalWrite,
     DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord, TokenRedemption,
@@ -70,14 +76,16 @@ pub use model::{
     RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
 };
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use schedule::{NEVER, ScheduleRecord};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 pub use store::Store;
+pub use version::schema_version;
 
 /// The largest JSON value (as text) the store accepts: 2 MiB.
 pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The current time in epoch milliseconds, for rows the caller gives no time for.
 fn now_ms() -> i64 {

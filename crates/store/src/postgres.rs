@@ -46,6 +46,23 @@ mod events {
     }
 }
 
+/// The schedule statements on this backend's connections.
+mod schedules {
+    crate::schedule_sql::schedule_queries!(sqlx::PgConnection);
+}
+
+/// The API token statements on this backend's connections. Under READ
+/// COMMITTED two first-token inserts could both find the table empty; this
+/// lock mode conflicts with itself and with inserts but not with reads, so
+/// the second waits for the first to commit and then sees its row, while
+/// authentication lookups go on.
+mod api_tokens {
+    crate::api_token_sql::api_token_queries!(
+        sqlx::PgConnection,
+        Some("LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE")
+    );
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Settings for [`PostgresStore::open_with`].
@@ -86,6 +103,10 @@ fn check_schema(name: &str) -> Result<()> {
     }
 }
 
+/// How long a session may sit in an open transaction without a statement
+/// before the server ends it (see `connect_with`).
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
+
 /// How often a batch the database aborted (deadlock, serialization failure) is retried.
 const COMMIT_RETRIES: u32 = 3;
 
@@ -116,16 +137,32 @@ impl PostgresStore {
             Some(schema) => {
                 check_schema(schema)?;
                 let mut conn = PgConnection::connect_with(&connect).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                let created = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
                 )))
                 .execute(&mut conn)
-                .await?;
+                .await;
+                // `IF NOT EXISTS` is no guard against a concurrent creation:
+                // of several nodes starting together, the losers get a unique
+                // violation (or `duplicate_schema`), which means it exists now.
+                if let Err(error) = created
+                    && !lost_creation_race(&error)
+                {
+                    return Err(error.into());
+                }
                 conn.close().await?;
                 connect.options([("search_path", schema.as_str())])
             }
             None => connect,
         };
+        // A node paused or cut off in the middle of a commit keeps its
+        // transaction, and so its row locks, open: claims skip locked rows,
+        // so its runs could never be taken over. The server ends such a
+        // session instead; our transactions never idle on purpose.
+        let connect = connect.options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(connect)
@@ -147,6 +184,19 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// The connection pool, for what shares the database without storing
+    /// anything: the runtime's LISTEN/NOTIFY wake-ups connect with its options.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Whether a `CREATE ... IF NOT EXISTS` failed only because another
+/// session created the same object at the same moment.
+fn lost_creation_race(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("23505" | "42P06")))
 }
 
 /// The recorded schema version, or `None` for a database botflow never opened.
@@ -811,5 +861,85 @@ impl Store for PostgresStore {
     async fn set_event_cursor(&self, name: &str, seq: i64) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         events::set_cursor(&mut conn, name, seq).await
+    }
+
+    async fn sync_schedule(
+        &self,
+        key: &str,
+        schedule: &str,
+        program_hash: &str,
+        first_tick: i64,
+        now: i64,
+    ) -> Result<crate::ScheduleRecord> {
+        let mut conn = self.pool.acquire().await?;
+        schedules::sync(&mut conn, key, schedule, program_hash, first_tick, now).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        schedules::list(&mut conn).await
+    }
+
+    async fn due_schedules(&self, now: i64, limit: u32) -> Result<Vec<crate::ScheduleRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        schedules::due(&mut conn, now, limit).await
+    }
+
+    async fn next_schedule_tick(&self) -> Result<Option<i64>> {
+        let mut conn = self.pool.acquire().await?;
+        schedules::next_tick(&mut conn).await
+    }
+
+    async fn fire_schedule(
+        &self,
+        key: &str,
+        tick: i64,
+        next_tick: i64,
+        run: NewRun,
+    ) -> Result<bool> {
+        crate::schedule_sql::check_fire(key, tick, next_tick)?;
+        let state = batch::to_json(&run.state, || format!("run {} state", run.id))?;
+        let input = batch::to_json(&run.input, || format!("run {} input", run.id))?;
+        let mut tx = self.pool.begin().await?;
+        // An error returns early and drops the transaction, which rolls it back.
+        let fired = schedules::fire(&mut tx, key, tick, next_tick, &run, &state, &input).await?;
+        tx.commit().await?;
+        Ok(fired)
+    }
+
+    async fn remove_schedule(&self, key: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        schedules::remove(&mut conn, key).await
+    }
+
+    async fn create_api_token(&self, new: crate::NewApiToken) -> Result<crate::ApiTokenRecord> {
+        let mut conn = self.pool.acquire().await?;
+        api_tokens::create(&mut conn, &new).await
+    }
+
+    async fn create_first_api_token(
+        &self,
+        new: crate::NewApiToken,
+    ) -> Result<Option<crate::ApiTokenRecord>> {
+        let mut tx = self.pool.begin().await?;
+        // An error returns early and drops the transaction, which rolls it back.
+        let created = api_tokens::create_first(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<crate::ApiTokenRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        api_tokens::by_hash(&mut conn, token_hash).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<crate::ApiTokenRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        api_tokens::list(&mut conn).await
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<crate::ApiTokenRecord> {
+        let mut conn = self.pool.acquire().await?;
+        api_tokens::revoke(&mut conn, id, now).await
     }
 }

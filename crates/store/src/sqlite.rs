@@ -38,6 +38,16 @@ mod events {
     );
 }
 
+/// The schedule statements on this backend's connections.
+mod schedules {
+    crate::schedule_sql::schedule_queries!(sqlx::SqliteConnection);
+}
+
+/// The API token statements on this backend's connections.
+mod api_tokens {
+    crate::api_token_sql::api_token_queries!(sqlx::SqliteConnection, None);
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How hard SQLite works to make a commit durable.
@@ -871,6 +881,87 @@ impl Store for SqliteStore {
     async fn set_event_cursor(&self, name: &str, seq: i64) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
         events::set_cursor(&mut conn, name, seq).await
+    }
+
+    async fn sync_schedule(
+        &self,
+        key: &str,
+        schedule: &str,
+        program_hash: &str,
+        first_tick: i64,
+        now: i64,
+    ) -> Result<crate::ScheduleRecord> {
+        let mut conn = self.writer.acquire().await?;
+        schedules::sync(&mut conn, key, schedule, program_hash, first_tick, now).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        schedules::list(&mut conn).await
+    }
+
+    async fn due_schedules(&self, now: i64, limit: u32) -> Result<Vec<crate::ScheduleRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        schedules::due(&mut conn, now, limit).await
+    }
+
+    async fn next_schedule_tick(&self) -> Result<Option<i64>> {
+        let mut conn = self.readers.acquire().await?;
+        schedules::next_tick(&mut conn).await
+    }
+
+    async fn fire_schedule(
+        &self,
+        key: &str,
+        tick: i64,
+        next_tick: i64,
+        run: NewRun,
+    ) -> Result<bool> {
+        crate::schedule_sql::check_fire(key, tick, next_tick)?;
+        let state = batch::to_json(&run.state, || format!("run {} state", run.id))?;
+        let input = batch::to_json(&run.input, || format!("run {} input", run.id))?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // An error returns early and drops the transaction, which rolls it back.
+        let fired = schedules::fire(&mut tx, key, tick, next_tick, &run, &state, &input).await?;
+        tx.commit().await?;
+        Ok(fired)
+    }
+
+    async fn remove_schedule(&self, key: &str) -> Result<bool> {
+        let mut conn = self.writer.acquire().await?;
+        schedules::remove(&mut conn, key).await
+    }
+
+    async fn create_api_token(&self, new: crate::NewApiToken) -> Result<crate::ApiTokenRecord> {
+        let mut conn = self.writer.acquire().await?;
+        api_tokens::create(&mut conn, &new).await
+    }
+
+    async fn create_first_api_token(
+        &self,
+        new: crate::NewApiToken,
+    ) -> Result<Option<crate::ApiTokenRecord>> {
+        // BEGIN IMMEDIATE takes the write lock before the emptiness check, so
+        // another process's first start waits and then finds this token.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let created = api_tokens::create_first(&mut tx, &new).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<crate::ApiTokenRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        api_tokens::by_hash(&mut conn, token_hash).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<crate::ApiTokenRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        api_tokens::list(&mut conn).await
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<crate::ApiTokenRecord> {
+        let mut conn = self.writer.acquire().await?;
+        api_tokens::revoke(&mut conn, id, now).await
     }
 }
 

@@ -5,6 +5,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::Result;
+use crate::api_token::{ApiTokenRecord, NewApiToken};
 use crate::approval::{
     ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalWrite, TokenRecord,
     TokenRedemption,
@@ -14,6 +15,7 @@ use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewEvent, NewRun,
     PointOutcome, RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
 };
+use crate::schedule::ScheduleRecord;
 
 /// Durable storage for runs, steps, events and bot memory.
 ///
@@ -214,4 +216,85 @@ pub trait Store: Send + Sync + 'static {
 
     /// Moves a named cursor forward to `seq`; a smaller `seq` changes nothing.
     fn set_event_cursor(&self, name: &str, seq: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records the `SET SCHEDULE` of workflow `key` (see the `schedule`
+    /// module): inserted with `next_tick = first_tick` if absent; if its text
+    /// changed, `next_tick` starts over at `first_tick`; if unchanged,
+    /// `next_tick` is kept (missed ticks stay due). Returns the row as stored.
+    fn sync_schedule(
+        &self,
+        key: &str,
+        schedule: &str,
+        program_hash: &str,
+        first_tick: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<ScheduleRecord>> + Send;
+
+    /// Every stored schedule, by key.
+    fn schedules(&self) -> impl Future<Output = Result<Vec<ScheduleRecord>>> + Send;
+
+    /// Up to `limit` schedules whose `next_tick <= now`, earliest tick first.
+    fn due_schedules(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ScheduleRecord>>> + Send;
+
+    /// The earliest `next_tick` of any schedule (a worker sleeps until it).
+    fn next_schedule_tick(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
+
+    /// Fires one tick in one transaction: moves schedule `key` from `tick` to
+    /// `next_tick` (compare-and-set) and creates `run` as
+    /// [`create_run`](Self::create_run) would (idempotent by id). Returns
+    /// false, having written nothing, when the schedule is not at `tick`
+    /// (another worker fired it, or it was reset). A `next_tick` not after
+    /// `tick` is [`Error::InvalidSchedule`](crate::Error::InvalidSchedule);
+    /// a run the store refuses fails the call; nothing is written then.
+    fn fire_schedule(
+        &self,
+        key: &str,
+        tick: i64,
+        next_tick: i64,
+        run: NewRun,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Deletes schedule `key` (its workflow lost its `SET SCHEDULE`); whether
+    /// it existed.
+    fn remove_schedule(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Stores an API token (see the `api_token` module). A role the table's
+    /// `CHECK` refuses, or an id or hash already stored, is
+    /// [`Error::ApiToken`](crate::Error::ApiToken) and writes nothing.
+    fn create_api_token(
+        &self,
+        new: NewApiToken,
+    ) -> impl Future<Output = Result<ApiTokenRecord>> + Send;
+
+    /// Stores the token only if no API token exists at all (revoked ones
+    /// count), atomically: of concurrent callers, on any backend, exactly one
+    /// gets `Some`. Refusals as in [`create_api_token`](Self::create_api_token).
+    fn create_first_api_token(
+        &self,
+        new: NewApiToken,
+    ) -> impl Future<Output = Result<Option<ApiTokenRecord>>> + Send;
+
+    /// The live token whose hash is `token_hash`: one lookup on a unique
+    /// index. `None` when no token has this hash *or* it is revoked, so a
+    /// caller authenticating a request needs no further check.
+    fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<ApiTokenRecord>>> + Send;
+
+    /// Every API token, revoked ones included, oldest first.
+    fn api_tokens(&self) -> impl Future<Output = Result<Vec<ApiTokenRecord>>> + Send;
+
+    /// Revokes a live token at `now` and returns it as it now stands. An
+    /// unknown id or a token already revoked is
+    /// [`Error::ApiToken`](crate::Error::ApiToken) and changes nothing.
+    fn revoke_api_token(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<ApiTokenRecord>> + Send;
 }

@@ -1,6 +1,8 @@
 //! The store conformance suite: every test runs against SQLite (always) and
 //! PostgreSQL (when reachable), through the same `Store` trait.
 
+#[path = "conformance/api_tokens.rs"]
+mod api_tokens;
 #[path = "conformance/approvals.rs"]
 mod approvals;
 #[path = "conformance/creation.rs"]
@@ -8,12 +10,16 @@ mod creation;
 #[path = "conformance/events.rs"]
 mod events;
 mod harness;
+#[path = "conformance/schedules.rs"]
+mod schedules;
 #[path = "conformance/tokens.rs"]
 mod tokens;
 
+use api_tokens::*;
 use approvals::*;
 use creation::*;
 use events::*;
+use schedules::*;
 use tokens::*;
 
 use harness::{Harness, PROGRAM, new_run, point, started_run};
@@ -93,6 +99,16 @@ conformance!(
     link_tokens_are_spent_once_with_their_decision,
     escalation_revokes_tokens_and_refusals_spend_nothing,
     the_link_secret_is_created_once,
+    a_sync_keeps_an_unchanged_schedule_and_resets_a_changed_one,
+    due_schedules_come_earliest_first_and_never_is_never_due,
+    firing_a_tick_moves_the_schedule_and_creates_its_run_once,
+    a_refused_fire_changes_nothing,
+    concurrent_fires_of_one_tick_start_one_run,
+    api_tokens_are_stored_found_by_hash_and_listed,
+    a_revoked_token_is_not_found_and_is_revoked_once,
+    the_first_token_is_created_only_into_an_empty_table,
+    concurrent_first_tokens_create_exactly_one,
+    refused_tokens_change_nothing,
 );
 
 /// Runs a test body in its own task so that the harness is cleaned up (its

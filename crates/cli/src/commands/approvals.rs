@@ -45,6 +45,8 @@ pub enum ListCommand {
         json: bool,
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        remote: crate::remote::RemoteArgs,
     },
     /// Use an approve/deny link's token (the part after `/approve/`), as the
     /// link's page will: shows what it does, and with `--yes` records the
@@ -82,6 +84,8 @@ pub struct DecideArgs {
     pub bots: BotsArgs,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
 }
 
 /// Who is at the keyboard: `--as`, else `$BOTFLOW_USER`, else the OS user.
@@ -99,13 +103,14 @@ fn non_empty_env(name: &str) -> Option<String> {
 }
 
 pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let (status, limit, json, db) = match args.command {
+    let (status, limit, json, db, remote) = match args.command {
         ListCommand::List {
             status,
             limit,
             json,
             db,
-        } => (status, limit, json, db),
+            remote,
+        } => (status, limit, json, db, remote),
         ListCommand::Redeem {
             token,
             yes,
@@ -123,6 +128,10 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .transpose()?;
+    if let Some(remote) = remote.client()? {
+        let status = status.map(|s| s.as_str().to_owned());
+        return runner::block_on(remote.list_approvals(status, limit, json));
+    }
     runner::block_on(async move {
         let store = runner::open_store(&db).await?;
         let requests = store
@@ -245,6 +254,15 @@ fn to_json(r: &ApprovalRecord) -> serde_json::Value {
 }
 
 pub fn decide(args: DecideArgs, approve: bool) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = args.remote.client()? {
+        if args.who.is_some() {
+            return Err(UsageError(
+                "--as does not apply with --server: the token's holder decides".to_owned(),
+            )
+            .into());
+        }
+        return runner::block_on(remote.decide(&args.id, approve, args.comment));
+    }
     let who = identity(args.who);
     let deployment = runner::deployment_at(&args.bots.bots)?;
     runner::block_on(async move {

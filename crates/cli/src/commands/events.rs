@@ -40,6 +40,8 @@ pub enum Command {
         bots: BotsArgs,
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        remote: crate::remote::RemoteArgs,
     },
     /// List events, oldest first.
     List {
@@ -69,7 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             to,
             bots,
             db,
-        } => publish(name, data, key, to, &bots, &db),
+            remote,
+        } => publish(name, data, key, to, &bots, &db, &remote),
         Command::List {
             name,
             run,
@@ -87,6 +90,7 @@ fn publish(
     to: Option<String>,
     bots: &BotsArgs,
     db: &DbArgs,
+    remote: &crate::remote::RemoteArgs,
 ) -> anyhow::Result<ExitCode> {
     runtime::check_event_name(&name).map_err(|e| UsageError(e.to_string()))?;
     let data = data
@@ -103,6 +107,9 @@ fn publish(
             })
         })
         .transpose()?;
+    if let Some(remote) = remote.client()? {
+        return runner::block_on(remote.publish(&name, data, key, to));
+    }
     let deployment = runner::deployment_at(&bots.bots)?;
     runner::block_on(async move {
         let rt = runner::runtime(runner::open_store(db).await?, deployment)?;

@@ -29,6 +29,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deployment = runner::deployment_at(&args.bots.bots)?;
+    runner::init_logging();
     runner::block_on(async move {
         let rt = runner::runtime(runner::open_store(&args.db).await?, deployment)?;
         let options = WorkerOptions {
@@ -62,13 +63,19 @@ fn print_pass(pass: &Pass) {
             }
         }
         Err(error) => errln!("{}: {error}", pass.run),
-        Ok(Driven::Waiting { .. } | Driven::Fenced) => {}
+        // Its lease lapsed (this process paused or was cut off) and another
+        // node claimed it: the store refused this worker's write.
+        Ok(Driven::Fenced) => errln!(
+            "{}: taken over by another node (this worker's lease lapsed; its write was refused); let go",
+            pass.run
+        ),
+        Ok(Driven::Waiting { .. }) => {}
     }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. If a handler cannot be installed the
 /// worker runs until killed (its state is durable either way).
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
