@@ -9,6 +9,7 @@
 mod out;
 
 mod commands;
+mod config;
 mod inputs;
 mod progress;
 mod remote;

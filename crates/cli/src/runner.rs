@@ -6,8 +6,9 @@
 //!   `BOTFLOW_DATABASE_URL`, else `./botflow.db`;
 //! - `BOTFLOW_REDIS`: Redis for wake-ups across nodes when `--redis` is not given;
 //! - `BOTFLOW_LOG`: what the long-running commands log to stderr (a
-//!   `tracing` filter; default botflow's warnings and wake-up connection
-//!   changes, and only errors of the database driver);
+//!   `tracing` filter; default botflow's warnings, wake-up connection
+//!   changes, the approval `log` channel and bots-folder reloads, and only
+//!   errors of the database driver);
 //! - `BOTFLOW_LEASE_MS`: how long a claim holds a run (default 30000). A
 //!   process that died keeps its runs until then; tests set it low;
 //! - `BOTFLOW_CRASH_AFTER_COMMITS=N`: the crash-point hook for crash tests:
@@ -170,6 +171,15 @@ fn env_number(name: &str) -> anyhow::Result<Option<u64>> {
     }
 }
 
+/// The runtime options [`runtime`] uses: the environment's, with the
+/// wake-ups [`open_store`] chose (for `serve`, which builds a runtime per
+/// reloaded deployment).
+pub fn runtime_options() -> anyhow::Result<Options> {
+    let mut options = options()?;
+    options.wakeups = WAKEUPS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(options)
+}
+
 /// Builds the runtime on an open store, with the wake-ups [`open_store`] chose.
 pub fn runtime(store: AnyStore, deployment: Deployment) -> anyhow::Result<Runtime> {
     let mut options = options()?;
@@ -193,7 +203,9 @@ pub fn init_logging() {
         .ok()
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| {
-            tracing_subscriber::EnvFilter::new("warn,sqlx=error,runtime::wakeups=info")
+            tracing_subscriber::EnvFilter::new(
+                "warn,sqlx=error,runtime::wakeups=info,runtime::notify=info,server::reload=info",
+            )
         });
     let colour = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
     // Another subscriber already installed keeps logging; nothing to do.

@@ -84,6 +84,61 @@ fn every_phase_of_both_variants_completes_each_workflow_exactly_once() {
 }
 
 #[test]
+fn over_http_every_phase_of_both_variants_completes_each_workflow_exactly_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let json = dir.path().join("w1-http.json");
+    let output = botflow()
+        .args(["bench", "w1", "--mode", "http", "--variant", "both"])
+        .args([
+            "--concurrency",
+            "1,4",
+            "--runs",
+            "8",
+            "--warmup",
+            "2",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .expect("botflow bench runs");
+    assert!(
+        output.status.success(),
+        "bench failed: {}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("start p50 ms"),
+        "no start latency column: {stdout}"
+    );
+
+    let report = read_json(&json);
+    assert_eq!(report["mode"], "http");
+    let phases = report["phases"].as_array().expect("phases");
+    assert_eq!(phases.len(), 4, "two variants at two concurrencies");
+    for phase in phases {
+        let what = format!("{} c={}", phase["variant"], phase["concurrency"]);
+        assert_eq!(phase["started"], 8, "{what}");
+        assert_eq!(phase["completed"], 8, "{what}");
+        assert_eq!(phase["failed"], 0, "{what}");
+        for field in [
+            "wf_per_s",
+            "p50_ms",
+            "p99_ms",
+            "start_p50_ms",
+            "start_p99_ms",
+        ] {
+            assert!(phase[field].is_number(), "{what}: {field} missing");
+        }
+        let log = &phase["log"];
+        assert_eq!(log["exact"], 8, "{what}");
+        assert_eq!(log["missing"], 0, "{what}");
+        assert_eq!(log["duplicates"], 0, "{what}");
+    }
+}
+
+#[test]
 fn a_killed_and_restarted_durability_run_completes_every_workflow_once() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let json = dir.path().join("durability.json");
@@ -124,6 +179,7 @@ fn bad_bench_arguments_are_refused_with_a_usage_error() {
         &["bench", "w1", "--concurrency", "0"],
         &["bench", "w1", "--runs", "0"],
         &["bench", "w1", "--time-cap", "-1"],
+        &["bench", "w1", "--mode", "http", "--durability"],
     ] {
         let output = botflow().args(args).output().expect("botflow runs");
         assert_eq!(

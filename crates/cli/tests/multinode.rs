@@ -10,6 +10,14 @@
 //!   takes them over and finishes them; resumed (SIGCONT), the paused worker's
 //!   writes are refused, it says so and lets go, and every step is recorded once.
 //!
+//! Both check with the fencing epochs that no run ever had two concurrent
+//! drivers: every change of a run's row is recorded with its lease epoch and
+//! node (`Db::record_commits`), and every commit must be fenced by the epoch
+//! of the one node that claimed it, epochs never going down.
+//!
+//! The kill test starts 1,000 runs when `CI=true` (about 45 s on a 2-core
+//! machine), 300 otherwise; `BOTFLOW_MULTINODE_RUNS=N` (at least 60) sets it.
+//!
 //! PostgreSQL comes from `BOTFLOW_TEST_PG` (default
 //! `postgres://postgres@127.0.0.1:5432/test`), Redis from `BOTFLOW_TEST_REDIS`
 //! (default `redis://127.0.0.1:6379`); unreachable, a test prints a notice and
@@ -18,437 +26,23 @@
 //! `cargo test -p botflow --test multinode -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use runtime::{Options, Runtime, WakeupConfig};
+use runtime::WakeupConfig;
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use store::{
-    AnyStore, ApprovalFilter, ApprovalStatus, RunFilter, RunRecord, RunStatus, StepStatus, Store,
-};
+use store::{AnyStore, ApprovalFilter, ApprovalStatus, RunStatus, Store};
 
 mod common;
 
+use common::pg::{Db, Rng, Worker, deployment, in_ci, redis};
 use common::{botflow, text};
 
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
-const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 const BOSS: &str = "boss@example.com";
 /// The lease of every process here: a dead or paused node's runs move after it.
 const LEASE_MS: &str = "1500";
-
-/// Steps, then two branches at once, then a last step.
-const MULTI: &str = r#"ORCHESTRATE WORKFLOW "multi"
-  STEP 1: BOT "clerk" "prepare"
-  STEP 2: PARALLEL
-    BRANCH A: BOT "clerk" "file"
-    BRANCH B: BOT "clerk" "check"
-  END PARALLEL
-  STEP 3: BOT "clerk" "close"
-  RETURN "done"
-END WORKFLOW
-"#;
-
-/// The same around a human approval.
-const GATED: &str = r#"ORCHESTRATE WORKFLOW "gated"
-  STEP 1: BOT "clerk" "prepare"
-  STEP 2: HUMAN APPROVAL FROM "boss@example.com"
-    TIMEOUT 600
-    ON DENY: CONTINUE
-  STEP 3: PARALLEL
-    BRANCH A: BOT "clerk" "file"
-    BRANCH B: BOT "clerk" "check"
-  END PARALLEL
-  STEP 4: BOT "clerk" "close"
-  RETURN approval.approved
-END WORKFLOW
-"#;
-
-/// Six steps one after the other: runs that keep a driver busy a while.
-const LONG: &str = r#"ORCHESTRATE WORKFLOW "long"
-  STEP 1: BOT "clerk" "prepare"
-  STEP 2: BOT "clerk" "file"
-  STEP 3: BOT "clerk" "check"
-  STEP 4: BOT "clerk" "file"
-  STEP 5: BOT "clerk" "check"
-  STEP 6: BOT "clerk" "close"
-  RETURN "done"
-END WORKFLOW
-"#;
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn skip(test: &str, what: &str, why: &str) {
-    assert!(!in_ci(), "{what} is unreachable and CI=true: {why}");
-    eprintln!("notice: skipping {test}: {what} unreachable: {why}");
-}
-
-/// SplitMix64, seeded from `BOTFLOW_TEST_SEED` or the clock (printed).
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(test: &str) -> Rng {
-        let seed = std::env::var("BOTFLOW_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(7, |d| d.as_nanos() as u64)
-            });
-        println!("{test}: seed {seed} (replay with BOTFLOW_TEST_SEED={seed})");
-        Rng(seed)
-    }
-
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Duration::from_millis(lo + z % (hi - lo + 1))
-    }
-}
-
-/// A fresh schema of the test database and a store on it, through which
-/// the test starts runs and looks at what the workers did.
-struct Db {
-    rt: tokio::runtime::Runtime,
-    base: String,
-    schema: String,
-    /// The URL the processes get: the schema as the search path.
-    url: String,
-    store: AnyStore,
-}
-
-impl Db {
-    fn open(test: &str) -> Option<Db> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let base = std::env::var("BOTFLOW_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
-        let schema = format!("mn_{}", uuid::Uuid::now_v7().simple());
-        let created = rt.block_on(async {
-            let mut conn =
-                tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&base))
-                    .await
-                    .map_err(|_| "timed out after 5 s".to_owned())?
-                    .map_err(|e| e.to_string())?;
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            let _ = conn.close().await;
-            Ok::<_, String>(())
-        });
-        if let Err(why) = created {
-            skip(test, &base, &why);
-            return None;
-        }
-        let glue = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{glue}options=-c%20search_path%3D{schema}");
-        let store = rt
-            .block_on(AnyStore::open(&url))
-            .expect("the store opens on the new schema");
-        Some(Db {
-            rt,
-            base,
-            schema,
-            url,
-            store,
-        })
-    }
-
-    fn run(&self, id: &str) -> RunRecord {
-        self.rt
-            .block_on(self.store.run(id))
-            .expect("read the run")
-            .unwrap_or_else(|| panic!("run {id} exists"))
-    }
-
-    /// Every run, by id.
-    fn runs(&self) -> BTreeMap<String, RunRecord> {
-        self.rt.block_on(async {
-            let summaries = self
-                .store
-                .list_runs(RunFilter {
-                    limit: 10_000,
-                    ..RunFilter::default()
-                })
-                .await
-                .expect("list the runs");
-            let mut runs = BTreeMap::new();
-            for summary in summaries {
-                if let Some(run) = self.store.run(&summary.id).await.expect("read a run") {
-                    runs.insert(run.id.clone(), run);
-                }
-            }
-            runs
-        })
-    }
-
-    fn unfinished(&self) -> usize {
-        self.rt
-            .block_on(self.store.list_runs(RunFilter {
-                limit: 10_000,
-                ..RunFilter::default()
-            }))
-            .expect("list the runs")
-            .iter()
-            .filter(|r| !r.status.is_terminal())
-            .count()
-    }
-
-    fn wait_all_ended(&self, deadline: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < deadline {
-            if self.unfinished() == 0 {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-
-    /// Runs `node` drives right now: `running`, leased to it, lease not lapsed.
-    fn held_by(&self, node: &str) -> BTreeMap<String, i64> {
-        let now = now_ms();
-        self.runs()
-            .into_values()
-            .filter(|r| {
-                r.status == RunStatus::Running
-                    && r.lease_owner.as_deref() == Some(node)
-                    && r.lease_until.is_some_and(|until| until > now)
-            })
-            .map(|r| (r.id, r.lease_epoch))
-            .collect()
-    }
-
-    /// A runtime of the test's own, a node that starts runs (and rings its
-    /// wake-up over Redis); it drives nothing.
-    fn starter(&self, bots: &Path, redis: &str) -> Runtime {
-        let deployment = bots::load_deployment(bots).expect("the deployment loads");
-        let wakeups = WakeupConfig::redis(redis).expect("the Redis URL");
-        let store = self.store.clone();
-        self.rt.block_on(async move {
-            Runtime::new(
-                store,
-                deployment,
-                Options {
-                    wakeups,
-                    ..Options::default()
-                },
-            )
-        })
-    }
-
-    /// Starts runs of `workflow` with these ids, in one transaction.
-    fn start(&self, starter: &Runtime, workflow: &str, ids: &[String]) {
-        self.rt.block_on(async {
-            let workflow = starter.workflow(Some(workflow)).expect("the workflow");
-            let runs = ids.iter().map(|id| (json!({}), Some(id.clone()))).collect();
-            let started = starter
-                .start_many(&workflow, runs)
-                .await
-                .expect("the runs start");
-            assert!(started.iter().all(|(_, created)| *created), "new runs");
-            starter.flush_wakeups(Duration::from_secs(2)).await;
-        });
-    }
-
-    /// What every run must show at the end: completed, every step row
-    /// `done`, one `step_finished` per step row, one `run_completed`.
-    /// Returns (steps, repeated bot attempts).
-    fn assert_recorded_once(&self, id: &str) -> (usize, i64) {
-        let run = self.run(id);
-        assert_eq!(run.status, RunStatus::Completed, "{id}: {:?}", run.error);
-        let (steps, journal) = self.rt.block_on(async {
-            (
-                self.store.steps(id).await.expect("read the steps"),
-                self.store.journal(id).await.expect("read the journal"),
-            )
-        });
-        assert!(!steps.is_empty(), "{id} recorded its steps");
-        for step in &steps {
-            assert_eq!(step.status, StepStatus::Done, "{id} step {}", step.path);
-        }
-        let mut finished: BTreeMap<String, usize> = BTreeMap::new();
-        for entry in journal.iter().filter(|e| e.kind == "step_finished") {
-            let path = entry.data["path"].as_str().unwrap_or_default().to_owned();
-            *finished.entry(path).or_default() += 1;
-        }
-        // Every numbered step journals its end; a branch's bot call is a
-        // step row of its own (`2/A`) that ends with its `PARALLEL`.
-        let numbered: BTreeSet<&str> = steps
-            .iter()
-            .map(|s| s.path.as_str())
-            .filter(|p| !p.contains('/'))
-            .collect();
-        let journaled: BTreeSet<&str> = finished.keys().map(String::as_str).collect();
-        assert_eq!(
-            journaled, numbered,
-            "{id}: one step_finished per numbered step"
-        );
-        assert!(
-            finished.values().all(|&n| n == 1),
-            "{id}: a step finished twice: {finished:?}"
-        );
-        let completed = journal.iter().filter(|e| e.kind == "run_completed").count();
-        assert_eq!(completed, 1, "{id}: the run completed once");
-        let repeated = steps
-            .iter()
-            .filter(|s| s.kind == "bot")
-            .map(|s| i64::from(s.attempts - 1))
-            .sum();
-        (steps.len(), repeated)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        self.rt.block_on(async {
-            self.store.close().await;
-            if let Ok(mut conn) = PgConnection::connect(&self.base).await {
-                // Best effort: a leftover schema harms no other test.
-                let _ = sqlx::query(AssertSqlSafe(format!(
-                    "DROP SCHEMA {} CASCADE",
-                    self.schema
-                )))
-                .execute(&mut conn)
-                .await;
-                let _ = conn.close().await;
-            }
-        });
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// The test Redis, or `None` (after a notice) when nothing answers there.
-fn redis(test: &str) -> Option<String> {
-    let url = std::env::var("BOTFLOW_TEST_REDIS").unwrap_or_else(|_| DEFAULT_REDIS.to_owned());
-    let authority = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let hostport = authority.rsplit('@').next().unwrap_or_default();
-    let reachable = std::net::ToSocketAddrs::to_socket_addrs(hostport)
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .map(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)));
-    match reachable {
-        Some(Ok(_)) => Some(url),
-        Some(Err(error)) => {
-            skip(test, &url, &error.to_string());
-            None
-        }
-        None => {
-            skip(test, &url, "the address does not resolve");
-            None
-        }
-    }
-}
-
-/// A bots folder: the workflows and the `clerk` bot, one tool script per action.
-fn deployment(dir: &Path) -> PathBuf {
-    let bots = dir.join("bots");
-    let flow = bots.join("flow.gbai/flow.gbdialog");
-    let clerk = bots.join("clerk.gbai/clerk.gbdialog");
-    std::fs::create_dir_all(&flow).expect("the workflow package");
-    std::fs::create_dir_all(&clerk).expect("the clerk package");
-    for (file, source) in [
-        ("multi.bas", MULTI),
-        ("gated.bas", GATED),
-        ("long.bas", LONG),
-    ] {
-        std::fs::write(flow.join(file), source).expect("a workflow");
-    }
-    for action in ["prepare", "file", "check", "close"] {
-        let tool = format!("DESCRIPTION \"{action}s the case\"\nRETURN {{\"{action}\": TRUE}}\n");
-        std::fs::write(clerk.join(format!("{action}.bas")), tool).expect("a tool script");
-    }
-    bots
-}
-
-/// A `botflow worker` on the shared database and Redis, its output in a file.
-struct Worker {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Worker {
-    fn start(bots: &Path, db: &Db, redis: &str, dir: &Path, n: usize, poll_ms: u64) -> Worker {
-        let log = dir.join(format!("worker-{n}.log"));
-        let out = File::create(&log).expect("the worker's log");
-        let err = out.try_clone().expect("the worker's log, again");
-        let child = botflow()
-            .env("BOTFLOW_LEASE_MS", LEASE_MS)
-            .args(["worker", "--poll-ms", &poll_ms.to_string(), "--bots"])
-            .arg(bots)
-            .args(["--db", &db.url, "--redis", redis])
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("botflow worker starts");
-        Worker { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The node id it printed at start (waits for it).
-    fn node(&self) -> String {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
-            let log = self.log();
-            if let Some(line) = log.lines().find(|l| l.starts_with("worker "))
-                && let Some(id) = line.split_whitespace().nth(1)
-            {
-                return id.to_owned();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the worker never said it started: {}", self.log());
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal}");
-    }
-
-    /// SIGKILL and reap; false when it had already exited (workers never do).
-    fn kill(&mut self) -> bool {
-        let alive = matches!(self.child.try_wait(), Ok(None));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        alive
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Polls until every run in `held` has moved on from the epoch it had:
 /// claimed by another node. Returns how long that took.
@@ -479,26 +73,39 @@ fn wait_until_holding(db: &Db, node: &str, within: Duration) -> BTreeMap<String,
     }
 }
 
+/// How many runs the kill test starts: `BOTFLOW_MULTINODE_RUNS`, else 1,000
+/// when `CI=true` (the issue's figure), else 300 (quicker on a laptop).
+fn workload_size() -> usize {
+    std::env::var("BOTFLOW_MULTINODE_RUNS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|&n: &usize| n >= 60)
+        .unwrap_or(if in_ci() { 1_000 } else { 300 })
+}
+
 #[test]
 fn three_workers_share_the_runs_and_two_sigkills_lose_none_and_record_each_step_once() {
     const TEST: &str = "multinode kill";
-    const PLAIN: usize = 270;
-    const GATES: usize = 30;
+    let total = workload_size();
+    // One run in ten waits for an approval; the batches below come in sixes.
+    let gates = (total / 60).max(1) * 6;
+    let plain = (total - gates).max(6);
     let Some(redis) = redis(TEST) else {
         return;
     };
     let Some(db) = Db::open(TEST) else {
         return;
     };
+    db.record_commits();
     let mut rng = Rng::seeded(TEST);
     let dir = tempfile::tempdir().expect("a temp dir");
     let bots = deployment(dir.path());
     let started_at = Instant::now();
     let mut workers: Vec<Worker> = (0..3)
-        .map(|n| Worker::start(&bots, &db, &redis, dir.path(), n, 500))
+        .map(|n| Worker::start(&bots, &db, Some(&redis), dir.path(), n, 500, LEASE_MS))
         .collect();
     let nodes: Vec<String> = workers.iter().map(Worker::node).collect();
-    let starter = db.starter(&bots, &redis);
+    let starter = db.starter(&bots, WakeupConfig::redis(&redis).expect("the Redis URL"));
 
     // The approver: decides every request as it appears, with `botflow approve`.
     let done = Arc::new(AtomicBool::new(false));
@@ -515,7 +122,7 @@ fn three_workers_share_the_runs_and_two_sigkills_lose_none_and_record_each_step_
         std::thread::spawn(move || {
             let mut decided: BTreeSet<String> = BTreeSet::new();
             let mut failures = Vec::new();
-            while !done.load(Ordering::SeqCst) && decided.len() < GATES {
+            while !done.load(Ordering::SeqCst) && decided.len() < gates {
                 let pending: Vec<String> = look
                     .block_on(store.approvals(ApprovalFilter {
                         status: Some(ApprovalStatus::Pending),
@@ -559,11 +166,11 @@ fn three_workers_share_the_runs_and_two_sigkills_lose_none_and_record_each_step_
 
     // The workload arrives in batches while the workers run; a worker is
     // killed at a random moment after each half, once it drives something.
-    let plain: Vec<String> = (0..PLAIN).map(|i| format!("m-{i:03}")).collect();
-    let gated: Vec<String> = (0..GATES).map(|i| format!("g-{i:03}")).collect();
-    let batches: Vec<(&[String], &[String])> = plain
-        .chunks(PLAIN / 6)
-        .zip(gated.chunks(GATES / 6))
+    let plain_ids: Vec<String> = (0..plain).map(|i| format!("m-{i:04}")).collect();
+    let gated: Vec<String> = (0..gates).map(|i| format!("g-{i:04}")).collect();
+    let batches: Vec<(&[String], &[String])> = plain_ids
+        .chunks(plain.div_ceil(6))
+        .zip(gated.chunks(gates / 6))
         .collect();
     let mut takeovers = Vec::new();
     for (victim, half) in batches.chunks(3).enumerate() {
@@ -598,7 +205,8 @@ fn three_workers_share_the_runs_and_two_sigkills_lose_none_and_record_each_step_
         }
     }
 
-    let ended = db.wait_all_ended(Duration::from_secs(45));
+    // A second per ten runs is far more than they take: a bound, not a target.
+    let ended = db.wait_all_ended(Duration::from_secs(45 + total as u64 / 10));
     done.store(true, Ordering::SeqCst);
     let (decisions, failures) = approver.join().expect("the approver thread");
     let survivor_log = workers[2].log();
@@ -608,12 +216,12 @@ fn three_workers_share_the_runs_and_two_sigkills_lose_none_and_record_each_step_
         db.unfinished()
     );
     assert!(failures.is_empty(), "every approve succeeded: {failures:?}");
-    assert_eq!(decisions, GATES, "every request was decided");
+    assert_eq!(decisions, gates, "every request was decided");
 
     let runs = db.runs();
-    assert_eq!(runs.len(), PLAIN + GATES, "no run lost, none added");
+    assert_eq!(runs.len(), plain + gates, "no run lost, none added");
     let (mut steps, mut repeated) = (0, 0);
-    for id in plain.iter().chain(&gated) {
+    for id in plain_ids.iter().chain(&gated) {
         let (s, r) = db.assert_recorded_once(id);
         steps += s;
         repeated += r;
@@ -625,13 +233,19 @@ fn three_workers_share_the_runs_and_two_sigkills_lose_none_and_record_each_step_
             "{id} saw its approval"
         );
     }
+    let (checked, commits, claims) = db.assert_one_driver_per_epoch();
+    assert_eq!(checked, runs.len(), "the commit log saw every run");
     let elapsed = started_at.elapsed();
     println!(
-        "multinode kill: {} runs ({PLAIN} with a PARALLEL, {GATES} also with an approval decided \
+        "multinode kill: {} runs ({plain} with a PARALLEL, {gates} also with an approval decided \
          by `botflow approve`), 3 workers, 2 SIGKILLs; all completed in {:.1} s; {steps} steps \
          recorded once each; {repeated} bot attempts repeated after a kill",
         runs.len(),
         elapsed.as_secs_f64()
+    );
+    println!(
+        "multinode kill: {commits} commits under {claims} claims, each fenced by the epoch of the \
+         one node holding it; epochs never went down and no commit was lost or applied twice"
     );
     for (victim, held, took) in takeovers {
         match took {
@@ -656,12 +270,13 @@ fn a_paused_worker_past_its_lease_is_fenced_and_lets_go_and_each_step_is_recorde
     let Some(db) = Db::open(TEST) else {
         return;
     };
+    db.record_commits();
     let dir = tempfile::tempdir().expect("a temp dir");
     let bots = deployment(dir.path());
-    let starter = db.starter(&bots, &redis);
+    let starter = db.starter(&bots, WakeupConfig::redis(&redis).expect("the Redis URL"));
 
     // Only the first worker runs while the runs start, so it holds many.
-    let first = Worker::start(&bots, &db, &redis, dir.path(), 1, 300);
+    let first = Worker::start(&bots, &db, Some(&redis), dir.path(), 1, 300, LEASE_MS);
     let node = first.node();
     let ids: Vec<String> = (0..RUNS).map(|i| format!("s-{i:03}")).collect();
     db.start(&starter, "long", &ids);
@@ -681,7 +296,7 @@ fn a_paused_worker_past_its_lease_is_fenced_and_lets_go_and_each_step_is_recorde
     let paused = Instant::now();
 
     // Another node takes them over once the lease lapses, and ends them.
-    let mut second = Worker::start(&bots, &db, &redis, dir.path(), 2, 300);
+    let mut second = Worker::start(&bots, &db, Some(&redis), dir.path(), 2, 300, LEASE_MS);
     let took = taken_over(&db, &held, paused).expect("the held runs were taken over");
     let finished = {
         let start = Instant::now();
@@ -750,6 +365,8 @@ fn a_paused_worker_past_its_lease_is_fenced_and_lets_go_and_each_step_is_recorde
         steps += s;
         repeated += r;
     }
+    // The paused node's writes after the takeover never landed.
+    let (_, commits, claims) = db.assert_one_driver_per_epoch();
     for id in held.keys() {
         let run = db.run(id);
         assert_ne!(
@@ -768,7 +385,8 @@ fn a_paused_worker_past_its_lease_is_fenced_and_lets_go_and_each_step_is_recorde
         "stale node: paused holding {} run(s); taken over after {} ms (lease {LEASE_MS} ms); \
          on resume it let go of all of them ({} fenced by their lease epoch, {} whose commit the \
          server had aborted during the pause); {RUNS} runs completed, {steps} steps recorded once \
-         each, {repeated} bot attempts repeated",
+         each, {repeated} bot attempts repeated; {commits} commits under {claims} claims, each \
+         fenced by the epoch of the one node holding it",
         held.len(),
         took.as_millis(),
         fenced.len(),

@@ -4,99 +4,15 @@
 //! through the API by the addressed approver, and its result awaited with
 //! `result?wait=`; SIGTERM then stops the server cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
+use common::serve::{Server, customer_support, token};
+
 const MANAGER: &str = "manager@company.com";
-
-fn template() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/customer-support")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("a folder");
-    for entry in std::fs::read_dir(from).expect("a readable folder") {
-        let entry = entry.expect("an entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("a copy");
-        }
-    }
-}
-
-/// A running `botflow serve`, killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &Path, bots: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_botflow"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "200"])
-        .arg("--db")
-        .arg(db)
-        .arg("--bots")
-        .arg(bots)
-        .env_remove("BOTFLOW_DB")
-        .env_remove("BOTFLOW_CRASH_AFTER_COMMITS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("botflow serve starts");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pipe = child.stderr.take().expect("a stderr pipe");
-    let collected = stderr.clone();
-    // Read stderr to the end, so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.trim().to_owned());
-            }
-            if let Ok(mut text) = collected.lock() {
-                text.push_str(&line);
-                text.push('\n');
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("no `listening on` line: {}", stderr.lock().expect("a lock")));
-    Server { child, url, stderr }
-}
-
-fn token(db: &Path, role: &str, name: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_botflow"))
-        .args(["tokens", "create", "--role", role, "--name", name])
-        .arg("--db")
-        .arg(db)
-        .env_remove("BOTFLOW_DB")
-        .stdin(Stdio::null())
-        .output()
-        .expect("botflow tokens runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 async fn call(
     client: &reqwest::Client,
@@ -118,17 +34,12 @@ async fn call(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_started_over_http_is_approved_over_http_and_its_result_awaited() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let bots = dir.path().join("bots");
-    copy_dir(&template(), &bots);
+    let bots = customer_support(dir.path());
     let db = dir.path().join("botflow.db");
-    let server = serve(&db, &bots);
-    let base = server.url.clone();
+    let server = Server::start(&db, &bots);
+    let base = server.url().to_owned();
     assert!(
-        server
-            .stderr
-            .lock()
-            .expect("a lock")
-            .contains("created the first API token"),
+        server.stderr().contains("created the first API token"),
         "the first start prints an admin token"
     );
     let operator = token(&db, "operator", "ops@company.com");
@@ -247,40 +158,9 @@ async fn a_run_started_over_http_is_approved_over_http_and_its_result_awaited() 
     }
 
     // SIGTERM: the server drains and exits 0.
-    let mut server = server;
-    let pid = server.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().expect("a status") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(
-        status.success(),
-        "{}",
-        server.stderr.lock().expect("a lock")
-    );
-    // Give the reader thread a moment to collect the last line.
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        server
-            .stderr
-            .lock()
-            .expect("a lock")
-            .contains("server stopped"),
-        "{}",
-        server.stderr.lock().expect("a lock")
-    );
+    let (status, stderr) = server.terminate(Duration::from_secs(60));
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("server stopped"), "{stderr}");
 }
 
 /// The HTTP load figures of issue 6, printed, never asserted on (timings
@@ -291,11 +171,10 @@ async fn a_run_started_over_http_is_approved_over_http_and_its_result_awaited() 
 #[ignore = "a measurement, not a test: run it explicitly"]
 async fn http_start_and_await_throughput() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let bots = dir.path().join("bots");
-    copy_dir(&template(), &bots);
+    let bots = customer_support(dir.path());
     let db = dir.path().join("botflow.db");
-    let server = serve(&db, &bots);
-    let base = server.url.clone();
+    let server = Server::start(&db, &bots);
+    let base = server.url().to_owned();
     let operator = token(&db, "operator", "load@company.com");
     let client = reqwest::Client::new();
     for (clients, runs) in [(16usize, 1_000usize), (256, 2_000)] {

@@ -8,150 +8,16 @@
 //! the result is awaited. A second run's stream, left open while the run
 //! waits, does not hold up a SIGTERM: the server stops cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+mod common;
+
+use common::serve::{Server, customer_support, json_of, token, webhook_sink};
+
 const MANAGER: &str = "manager@company.com";
-
-fn template() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/customer-support")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("a folder");
-    for entry in std::fs::read_dir(from).expect("a readable folder") {
-        let entry = entry.expect("an entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("a copy");
-        }
-    }
-}
-
-/// A local HTTP listener standing in for the approvers' webhook: answers
-/// every request 200 and hands over each JSON body.
-async fn webhook_sink() -> (String, mpsc::UnboundedReceiver<Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0u8; 4096];
-                let body = loop {
-                    let Ok(n) = socket.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&data).to_string();
-                    let Some(end) = text.find("\r\n\r\n") else {
-                        continue;
-                    };
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    if data.len() >= end + 4 + length {
-                        break data[end + 4..end + 4 + length].to_vec();
-                    }
-                };
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-                if let Ok(value) = serde_json::from_slice(&body) {
-                    let _ = tx.send(value);
-                }
-            });
-        }
-    });
-    (format!("http://127.0.0.1:{port}/hook"), rx)
-}
-
-/// A running `botflow serve`, killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &Path, bots: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_botflow"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "200"])
-        .arg("--db")
-        .arg(db)
-        .arg("--bots")
-        .arg(bots)
-        .env_remove("BOTFLOW_DB")
-        .env_remove("BOTFLOW_CRASH_AFTER_COMMITS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("botflow serve starts");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pipe = child.stderr.take().expect("a stderr pipe");
-    let collected = stderr.clone();
-    // Read stderr to the end, so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.trim().to_owned());
-            }
-            if let Ok(mut text) = collected.lock() {
-                text.push_str(&line);
-                text.push('\n');
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("no `listening on` line: {}", stderr.lock().expect("a lock")));
-    Server { child, url, stderr }
-}
-
-fn token(db: &Path, role: &str, name: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_botflow"))
-        .args(["tokens", "create", "--role", role, "--name", name])
-        .arg("--db")
-        .arg(db)
-        .env_remove("BOTFLOW_DB")
-        .stdin(Stdio::null())
-        .output()
-        .expect("botflow tokens runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// One SSE event.
 #[derive(Debug, Clone)]
@@ -215,16 +81,10 @@ async fn until(rx: &mut mpsc::UnboundedReceiver<Sse>, name: &str) -> Vec<Sse> {
     }
 }
 
-async fn json_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_is_followed_on_its_stream_and_approved_through_the_link_page() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let bots = dir.path().join("bots");
-    copy_dir(&template(), &bots);
+    let bots = customer_support(dir.path());
     let (hook, mut hooks) = webhook_sink().await;
     let config = bots.join("customer-support.gbai/customer-support.gbot/config.csv");
     let mut rows = std::fs::read_to_string(&config).expect("the template's config");
@@ -233,8 +93,8 @@ async fn a_run_is_followed_on_its_stream_and_approved_through_the_link_page() {
     ));
     std::fs::write(&config, rows).expect("the config is written");
     let db = dir.path().join("botflow.db");
-    let server = serve(&db, &bots);
-    let base = server.url.clone();
+    let server = Server::start(&db, &bots);
+    let base = server.url().to_owned();
     let operator = token(&db, "operator", "ops@company.com");
     let viewer = token(&db, "viewer", "screen@company.com");
     let client = reqwest::Client::new();
@@ -395,29 +255,10 @@ async fn a_run_is_followed_on_its_stream_and_approved_through_the_link_page() {
     let mut waiting = follow(waiting);
     until(&mut waiting, "waiting").await;
 
-    let mut server = server;
-    let pid = server.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().expect("a status") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop after SIGTERM with a stream open: {}",
-            server.stderr.lock().expect("a lock")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (status, stderr) = server.terminate(Duration::from_secs(60));
     assert!(
         status.success(),
-        "{}",
-        server.stderr.lock().expect("a lock")
+        "the server stops after SIGTERM with a stream open: {stderr}"
     );
     // The open stream was closed without `end`: the run has not ended.
     while let Some(event) = next_event(&mut waiting).await {
@@ -428,12 +269,8 @@ async fn a_run_is_followed_on_its_stream_and_approved_through_the_link_page() {
 /// Runs `botflow ARGS` with `BOTFLOW_TOKEN` set to `env_token` (or unset);
 /// returns the exit code, stdout and stderr.
 fn botflow(args: &[&str], env_token: Option<&str>) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_botflow"));
-    command
-        .args(args)
-        .env_remove("BOTFLOW_DB")
-        .env_remove("BOTFLOW_TOKEN")
-        .stdin(Stdio::null());
+    let mut command = common::botflow();
+    command.args(args).env_remove("BOTFLOW_TOKEN");
     if let Some(token) = env_token {
         command.env("BOTFLOW_TOKEN", token);
     }
@@ -448,11 +285,10 @@ fn botflow(args: &[&str], env_token: Option<&str>) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approvals_and_events_act_through_the_server_with_server_and_token() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let bots = dir.path().join("bots");
-    copy_dir(&template(), &bots);
+    let bots = customer_support(dir.path());
     let db = dir.path().join("botflow.db");
-    let server = serve(&db, &bots);
-    let base = server.url.clone();
+    let server = Server::start(&db, &bots);
+    let base = server.url().to_owned();
     let operator = token(&db, "operator", "ops@company.com");
     let manager = token(&db, "approver", MANAGER);
     let viewer = token(&db, "viewer", "screen@company.com");

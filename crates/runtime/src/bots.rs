@@ -10,8 +10,13 @@
 //!
 //! A bot script gets as variables: the step's input object's keys, its
 //! package's `param-*` config values, `action`, `input`, `idempotency_key`
-//! (`<run id>:<step path>`) and `attempt` (1 for the first try of a step in
-//! this process, counting retries).
+//! (`<run id>:<step path>`) and `attempt` (1 for the first try of a step,
+//! counting every attempt made, across restarts: the step row's `attempts`).
+//!
+//! One call is one attempt. `RETRY` is the driver's: a failed attempt that
+//! may be retried is recorded with its back-off in a durable point and the
+//! run waits for it like a `DELAY` timer (see `driver.rs`), so back-off
+//! timers survive restarts and hold no task.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -49,8 +54,9 @@ pub(crate) struct BotEffect {
 pub(crate) struct BotReply {
     pub result: Result<Value, ErrorValue>,
     pub effects: Vec<BotEffect>,
-    /// How many attempts were made (retries included).
-    pub attempts: u32,
+    /// For a failure: whether trying again could help (a script that
+    /// failed or timed out may be retried; a missing bot may not).
+    pub retryable: bool,
 }
 
 /// What one nested script run gives back.
@@ -59,8 +65,9 @@ struct ScriptRun {
     result: Result<(Value, Map<String, Value>), ErrorValue>,
 }
 
-/// Asks `bot` to do `action` with `input`, retrying failed attempts with
-/// exponential back-off. `key` is the idempotency key `<run id>:<step path>`.
+/// Makes attempt number `attempt` at asking `bot` to do `action` with
+/// `input`, within `timeout` seconds if set. `key` is the idempotency key
+/// `<run id>:<step path>`, the same for every attempt.
 #[allow(clippy::too_many_arguments, reason = "one call site per request kind")]
 pub(crate) async fn call_bot(
     inner: &Inner,
@@ -68,7 +75,7 @@ pub(crate) async fn call_bot(
     bot: &str,
     action: &str,
     input: &Value,
-    retry: u32,
+    attempt: u32,
     timeout: Option<f64>,
     depth: usize,
 ) -> BotReply {
@@ -79,59 +86,50 @@ pub(crate) async fn call_bot(
         return BotReply {
             result,
             effects: Vec::new(),
-            attempts: 1,
+            retryable: false,
         };
     }
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let mut effects = Vec::new();
-        let attempt = call_once(
-            inner,
-            key,
-            bot,
-            action,
-            input,
-            attempts,
-            depth,
-            &mut effects,
-        );
-        let result = match timeout.filter(|s| s.is_finite() && *s > 0.0) {
-            Some(seconds) => {
-                match tokio::time::timeout(Duration::from_secs_f64(seconds), attempt).await {
-                    Ok(result) => result,
-                    Err(_) => Err(Failure::retryable(ErrorValue::new(
-                        "timeout",
-                        format!("bot \"{bot}\" did not answer \"{action}\" within {seconds} s"),
-                    ))),
-                }
-            }
-            None => attempt.await,
-        };
-        match result {
-            Ok(value) => {
-                return BotReply {
-                    result: Ok(value),
-                    effects,
-                    attempts,
-                };
-            }
-            Err(failure) if failure.retryable && attempts <= retry => {
-                // A failed attempt's effects are dropped: only the answer that counts is committed.
-                let exponent = (attempts - 1).min(10);
-                let wait = inner.options.retry_base_ms.saturating_mul(1 << exponent);
-                tracing::debug!(key, attempts, wait, "bot attempt failed; retrying");
-                tokio::time::sleep(Duration::from_millis(wait)).await;
-            }
-            Err(failure) => {
-                return BotReply {
-                    result: Err(failure.error),
-                    effects: Vec::new(),
-                    attempts,
-                };
-            }
-        }
+    let mut effects = Vec::new();
+    let once = call_once(
+        inner,
+        key,
+        bot,
+        action,
+        input,
+        attempt.max(1),
+        depth,
+        &mut effects,
+    );
+    let result = match timeout.filter(|s| s.is_finite() && *s > 0.0) {
+        Some(seconds) => match tokio::time::timeout(Duration::from_secs_f64(seconds), once).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::retryable(ErrorValue::new(
+                "timeout",
+                format!("bot \"{bot}\" did not answer \"{action}\" within {seconds} s"),
+            ))),
+        },
+        None => once.await,
+    };
+    match result {
+        Ok(value) => BotReply {
+            result: Ok(value),
+            effects,
+            retryable: false,
+        },
+        // A failed attempt's effects are dropped: only the answer that counts is committed.
+        Err(failure) => BotReply {
+            result: Err(failure.error),
+            effects: Vec::new(),
+            retryable: failure.retryable,
+        },
     }
+}
+
+/// The back-off after failed attempt number `attempt` (1-based): the first
+/// back-off, doubled for each attempt after the first (capped at 2^10).
+pub(crate) fn backoff_ms(base_ms: u64, attempt: u32) -> i64 {
+    let exponent = attempt.saturating_sub(1).min(10);
+    i64::try_from(base_ms.saturating_mul(1 << exponent)).unwrap_or(i64::MAX)
 }
 
 /// A failed attempt, and whether trying again could help.

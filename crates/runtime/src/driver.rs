@@ -13,6 +13,17 @@
 //!
 //! A run blocked only on timers is committed as `waiting` with `wake_at` and
 //! its driver ends: a waiting run costs its row, not a task.
+//!
+//! `RETRY` back-off is such a timer. A bot attempt that failed and may be
+//! retried is not answered: the point of the pass that sees the failure
+//! records it in the stored state ([`Stored::retries`]: failures so far, next
+//! attempt due) and the request stays open. The run waits for the due time
+//! like for a `DELAY` (`wake_at`, no task once nothing else runs); when it is
+//! due the request is handed out again as a fresh request, so its step row
+//! counts the attempt in the point before it is made, with the same
+//! idempotency key `<run id>:<step path>`. A restart in between keeps the
+//! due time and the counts: the next attempt is due when it was, and is
+//! numbered after the ones already made.
 
 mod approvals;
 mod events;
@@ -115,6 +126,9 @@ pub(crate) struct Driver {
     notices: Vec<crate::notify::Notice>,
     tx: mpsc::UnboundedSender<(u64, BotReply)>,
     rx: mpsc::UnboundedReceiver<(u64, BotReply)>,
+    /// Told how the point that creates a [`fresh`](Self::fresh) run went
+    /// ([`Runtime::launch`](crate::Runtime::launch) answers from it).
+    on_created: Option<tokio::sync::oneshot::Sender<crate::launch::Creation>>,
 }
 
 impl Driver {
@@ -212,7 +226,17 @@ impl Driver {
             waits: Vec::new(),
             tx,
             rx,
+            on_created: None,
         }
+    }
+
+    /// Tells `tell` how the point that creates this [`fresh`](Self::fresh)
+    /// run went, as soon as it is committed (or refused).
+    pub(crate) fn tell_creation(
+        &mut self,
+        tell: tokio::sync::oneshot::Sender<crate::launch::Creation>,
+    ) {
+        self.on_created = Some(tell);
     }
 
     /// Drives the run until it ends, waits, or is taken over.
@@ -325,10 +349,30 @@ impl Driver {
                 Outcome::Blocked(requests) => requests,
             };
 
-            let fresh: Vec<Request> = requests
-                .into_iter()
-                .filter(|r| !self.open.contains_key(&r.id))
-                .collect();
+            // A retry whose back-off is over is asked again as a fresh request;
+            // one still backing off stays open (and unasked) until it is due.
+            for (id, retry) in &mut self.stored.retries {
+                if retry.due.is_some_and(|due| due <= now) {
+                    retry.due = None;
+                    self.open.remove(id);
+                }
+            }
+            let mut fresh: Vec<Request> = Vec::with_capacity(requests.len());
+            for request in requests {
+                if self.open.contains_key(&request.id) {
+                    continue;
+                }
+                if self
+                    .stored
+                    .retries
+                    .get(&request.id)
+                    .is_some_and(|r| r.due.is_some())
+                {
+                    self.open.insert(request.id, request);
+                    continue;
+                }
+                fresh.push(request);
+            }
             for request in &fresh {
                 self.prepare_request(request, now);
             }
@@ -360,7 +404,13 @@ impl Driver {
                     }
                 }
             }
-            let next_timer = earliest(self.stored.timers.values().copied().min(), approval_due);
+            let next_timer = earliest(
+                earliest(
+                    self.stored.timers.values().copied().min(),
+                    self.next_retry(),
+                ),
+                approval_due,
+            );
             let actionable = !self.tasks.is_empty()
                 || look_again
                 || !self.ready.is_empty()
@@ -478,6 +528,16 @@ impl Driver {
             }
             self.lease_at = point.now;
         }
+        // The notifications this point makes owed are recorded with it (the
+        // outbox): delivered below once it commits, or by a sweep if this
+        // process dies first (`notify/mod.rs`).
+        let owed_at = point.now;
+        for notice in &self.notices {
+            point.approvals.push(store::ApprovalWrite::OweNotice {
+                id: notice.approval.clone(),
+                reason: notice.reason,
+            });
+        }
         let final_point = point.status.is_terminal();
         // Kept for a rejected point: which step rows it carried.
         let paths: Vec<String> = point.steps.iter().map(|s| s.path.clone()).collect();
@@ -493,7 +553,20 @@ impl Driver {
             None => Vec::new(),
         };
         let state = (!final_point).then(|| point.state.clone());
-        match self.inner.committer.commit(point).await? {
+        let creating = match (&point.create, self.on_created.is_some()) {
+            (Some(create), true) => Some(crate::launch::created_run(&point, create)),
+            _ => None,
+        };
+        let outcome = self.inner.committer.commit(point).await?;
+        if let Some(run) = creating
+            && let Some(tell) = self.on_created.take()
+        {
+            let _ = tell.send(crate::launch::Creation {
+                outcome: outcome.clone(),
+                run,
+            });
+        }
+        match outcome {
             PointOutcome::Ok => {
                 if let Some(log) = &self.inner.options.builtin_bots {
                     logged.iter().for_each(|name| log.event(&self.run, name));
@@ -511,9 +584,9 @@ impl Driver {
                 }
                 // Only now do the requests this point created exist.
                 let notices = std::mem::take(&mut self.notices);
-                if !notices.is_empty() {
+                if !notices.is_empty() && self.inner.options.notify_after_commit {
                     let settings = crate::notify::Settings::of(&self.inner, &self.bot);
-                    crate::notify::send(&self.inner, &settings, notices).await;
+                    crate::notify::send(&self.inner, &settings, notices, owed_at).await;
                 }
                 Ok(Committed::Recorded)
             }
@@ -647,7 +720,7 @@ impl Driver {
                 ),
             )),
             effects: Vec::new(),
-            attempts: reply.attempts,
+            retryable: false,
         }
     }
 
@@ -759,6 +832,7 @@ impl Driver {
                     }
                     self.open.remove(&id);
                     self.stored.timers.remove(&id);
+                    self.stored.retries.remove(&id);
                     if let Some(row) = self.steps.get_mut(&path)
                         && row.write.status != StepStatus::Done
                     {
@@ -927,15 +1001,20 @@ impl Driver {
                 action,
                 input,
                 timeout,
-                retry,
+                retry: _,
                 ..
             } => {
                 let (bot, action, input, timeout) =
                     (bot.clone(), action.clone(), input.clone(), *timeout);
-                let retry = retry.unwrap_or(self.inner.default_retry(&self.bot));
+                // The attempt the step row counted in the point that issued it.
+                let attempt = self
+                    .steps
+                    .get(&request.path)
+                    .and_then(|row| u32::try_from(row.write.attempts).ok())
+                    .unwrap_or(1);
                 Some(tokio::spawn(async move {
                     let reply =
-                        bots::call_bot(&inner, &key, &bot, &action, &input, retry, timeout, 0)
+                        bots::call_bot(&inner, &key, &bot, &action, &input, attempt, timeout, 0)
                             .await;
                     let _ = tx.send((id, reply));
                 }))
@@ -962,7 +1041,7 @@ impl Driver {
                         BotReply {
                             result,
                             effects,
-                            attempts: 1,
+                            retryable: false,
                         },
                     ));
                 }))
@@ -1001,8 +1080,13 @@ impl Driver {
                 .map(|(id, _)| *id)
                 .collect()
         };
-        if due_timers(&self.stored.timers, now_ms()).is_empty() {
-            let next = self.stored.timers.values().copied().min();
+        let retry_due = self.next_retry().is_some_and(|due| due <= now_ms());
+        if due_timers(&self.stored.timers, now_ms()).is_empty() && !retry_due {
+            // A retry falling due ends the wait: the next pass asks it again.
+            let next = earliest(
+                self.stored.timers.values().copied().min(),
+                self.next_retry(),
+            );
             match next {
                 Some(due) => {
                     let wait = u64::try_from(due - now_ms()).unwrap_or(0);
@@ -1026,12 +1110,66 @@ impl Driver {
         }
     }
 
+    /// When the earliest retry still backing off is due.
+    fn next_retry(&self) -> Option<i64> {
+        self.stored.retries.values().filter_map(|r| r.due).min()
+    }
+
+    /// A bot attempt failed and `RETRY` allows another: the request stays
+    /// open, unanswered, and the next point records when it is asked again
+    /// (see the module documentation); the failed attempt's effects are dropped.
+    fn back_off(&mut self, request: Request, failures: u32, error: ErrorValue) {
+        let now = now_ms();
+        let run = self.run.clone();
+        let row = self.row(&request.path, request.step.as_deref(), "bot");
+        let attempt = u32::try_from(row.write.attempts).unwrap_or(1).max(1);
+        row.write.error = Some(error.to_value());
+        let bot = row.write.bot.clone();
+        let due = now.saturating_add(bots::backoff_ms(self.inner.options.retry_base_ms, attempt));
+        tracing::debug!(run = %run, path = %request.path, attempt, due, "bot attempt failed; retrying");
+        self.pending.journal.push(journal(
+            "bot_retry",
+            json!({"path": request.path, "bot": bot, "attempt": attempt,
+                   "failures": failures, "due": due, "error": error.to_value()}),
+        ));
+        self.stored.retries.insert(
+            request.id,
+            crate::stored::Retry {
+                failures,
+                due: Some(due),
+            },
+        );
+        self.open.insert(request.id, request);
+    }
+
     fn answer(&mut self, id: u64, reply: BotReply) {
         self.tasks.remove(&id);
         let Some(request) = self.open.remove(&id) else {
             return;
         };
         let reply = self.within_limit(&request, reply);
+        if let RequestKind::CallBot { retry, .. } = &request.kind {
+            match &reply.result {
+                Err(error) if reply.retryable => {
+                    let limit = retry.unwrap_or_else(|| self.inner.default_retry(&self.bot));
+                    let failures = self
+                        .stored
+                        .retries
+                        .get(&id)
+                        .map_or(0, |r| r.failures)
+                        .saturating_add(1);
+                    if failures <= limit {
+                        let error = error.clone();
+                        self.back_off(request, failures, error);
+                        return;
+                    }
+                    self.stored.retries.remove(&id);
+                }
+                _ => {
+                    self.stored.retries.remove(&id);
+                }
+            }
+        }
         let answer = Answer {
             request: id,
             result: reply.result.clone(),
@@ -1047,10 +1185,14 @@ impl Driver {
                 self.side_effect(&mut point, &bot, &key, effect);
             }
             let ok = reply.result.is_ok();
+            let attempts = self
+                .steps
+                .get(&request.path)
+                .map_or(1, |row| row.write.attempts);
             point.journal.push(journal(
                 "bot_answer",
                 json!({"path": request.path, "bot": bot, "action": action,
-                       "attempts": reply.attempts, "ok": ok}),
+                       "attempts": attempts, "ok": ok}),
             ));
             if ok {
                 let event_id = format!("{}:bot_response_ready", request.path);
@@ -1064,8 +1206,6 @@ impl Driver {
             let bare_request = !self.step_paths.contains(&request.path);
             let run = self.run.clone();
             let row = self.row(&request.path, request.step.as_deref(), "bot");
-            let extra = i32::try_from(reply.attempts.saturating_sub(1)).unwrap_or(i32::MAX);
-            row.write.attempts = row.write.attempts.saturating_add(extra);
             match reply.result {
                 Ok(value) => {
                     row.write.answer = Some(value);
@@ -1175,7 +1315,7 @@ fn reply(result: Result<Value, ErrorValue>) -> BotReply {
     BotReply {
         result,
         effects: Vec::new(),
-        attempts: 1,
+        retryable: false,
     }
 }
 

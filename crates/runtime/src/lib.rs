@@ -7,6 +7,8 @@
 //! point is recorded before that transaction committed.
 //!
 //! Entry points: [`Runtime::start`] creates a run (idempotent by id),
+//! [`Runtime::launch`] creates it by its first group-committed point and
+//! drives it in the background,
 //! [`Runtime::run_to_end`] / [`Runtime::drive`] drive it, [`Runtime::resume_all`]
 //! recovers every run that was left running or became due, and
 //! [`Runtime::view`] reads a run back.
@@ -47,9 +49,12 @@
 //!
 //! # Not yet (answered with `not_implemented` errors)
 //!
-//! `LLM`, HTTP and mail; model and remote
-//! bots; approval notifications by e-mail or webhook (they fall back to the
-//! log) and reminders. `DELAY`/`WAIT` are durable timers.
+//! `LLM`, HTTP, `SEND MAIL` and `RECALL` requests of a workflow
+//! (`unsupported.rs`; an `ON ERROR` handler can catch them), and model and
+//! remote bots (`bots.rs`). A bot script answering a step cannot wait
+//! durably (`DELAY`, `HEAR`, `WAIT FOR EVENT` inside it); in a workflow they
+//! are durable waits. Approval notifications (log, e-mail, webhook, with
+//! reminders) are in `notify/`.
 
 mod api_tokens;
 mod bots;
@@ -58,6 +63,7 @@ mod committer;
 mod driver;
 mod error;
 mod events;
+mod launch;
 mod limits;
 mod notify;
 mod programs;
@@ -80,10 +86,12 @@ pub use committer::CommitStats;
 pub use driver::Driven;
 pub use error::{Error, Result};
 pub use events::{MAX_EVENT_NAME_CHARS, check_event_name};
+pub use launch::MAX_LAUNCHED_DRIVERS;
 pub use limits::{MAX_RUN_ID_CHARS, check_run_id};
 pub use notify::{ApproverLinks, DEFAULT_LINK_TTL_MS, DEFAULT_PUBLIC_URL, LinkOutcome, SECRET_ENV};
+pub use notify::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook_signature, webhook_signature};
 pub use progress::Progress;
-pub use runtime::{Execution, Options, ResumeReport, Runtime, Workflow, empty_deployment};
+pub use runtime::{Decider, Execution, Options, ResumeReport, Runtime, Workflow, empty_deployment};
 pub use schedules::{MAX_TICKS_PER_PASS, next_tick, tick_text};
 pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine, WaitFor, WaitView};
 pub use wakeups::{COALESCE, DEFAULT_CHANNEL, WakeupConfig, WakeupError};

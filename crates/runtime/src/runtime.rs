@@ -10,8 +10,7 @@ use engine::RunState;
 use serde_json::{Map, Value, json};
 use store::{
     AnyStore, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, DurablePoint,
-    MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunRecord,
-    RunStatus, Store,
+    MAX_VALUE_BYTES, NewJournalEntry, NewRun, PointOutcome, RunFilter, RunRecord, RunStatus, Store,
 };
 use tokio::sync::broadcast;
 
@@ -45,6 +44,14 @@ pub struct Options {
     pub builtin_bots: Option<Arc<crate::BotLog>>,
     /// How other nodes hear that this one made a run due (`wakeups.rs`).
     pub wakeups: crate::WakeupConfig,
+    /// How long an owed approval notification is left to the node whose
+    /// commit owed it before a sweep of any node delivers it
+    /// ([`Runtime::deliver_owed_notifications`], `notify/mod.rs`).
+    pub notify_grace_ms: i64,
+    /// Tests only: when `false`, a driver owes its notifications in the
+    /// point that creates the request but does not deliver them after the
+    /// commit, as if its process died right then; only a sweep delivers them.
+    pub notify_after_commit: bool,
 }
 
 impl Default for Options {
@@ -57,6 +64,8 @@ impl Default for Options {
             retry_base_ms: 100,
             builtin_bots: None,
             wakeups: crate::WakeupConfig::InProcess,
+            notify_grace_ms: 5_000,
+            notify_after_commit: true,
         }
     }
 }
@@ -78,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) triggers: std::sync::OnceLock<Vec<crate::events::Trigger>>,
     /// The deployment's `SET SCHEDULE` scripts, found on first use (`schedules.rs`).
     pub(crate) schedules: std::sync::OnceLock<Arc<Vec<crate::schedules::Scheduled>>>,
+    /// The drivers [`Runtime::launch`] started, drained at shutdown (`launch.rs`).
+    pub(crate) launched: crate::launch::Launched,
 }
 
 impl Inner {
@@ -155,6 +166,42 @@ pub struct ResumeReport {
     pub waiting: usize,
 }
 
+/// Who decides an approval request with [`Runtime::decide`], and with what
+/// standing. A plain name (`&str`, `&String`) converts into an approver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decider<'a> {
+    /// The name recorded with the vote and the audit entry.
+    pub who: &'a str,
+    /// An admin may decide requests not addressed to them; every other rule
+    /// still applies (pending only, one vote each, never approving a run
+    /// they started).
+    pub admin: bool,
+}
+
+impl<'a> Decider<'a> {
+    /// Someone who may decide only the requests addressed to them.
+    pub fn approver(who: &'a str) -> Self {
+        Decider { who, admin: false }
+    }
+
+    /// An admin, who may decide any request.
+    pub fn admin(who: &'a str) -> Self {
+        Decider { who, admin: true }
+    }
+}
+
+impl<'a> From<&'a str> for Decider<'a> {
+    fn from(who: &'a str) -> Self {
+        Decider::approver(who)
+    }
+}
+
+impl<'a> From<&'a String> for Decider<'a> {
+    fn from(who: &'a String) -> Self {
+        Decider::approver(who)
+    }
+}
+
 /// The runtime: drives runs of one deployment over one store.
 ///
 /// Cloning is cheap (an `Arc`). It must be created inside a tokio runtime,
@@ -199,6 +246,7 @@ impl Runtime {
                 wakeups,
                 triggers: std::sync::OnceLock::new(),
                 schedules: std::sync::OnceLock::new(),
+                launched: crate::launch::Launched::default(),
             }),
         }
     }
@@ -413,32 +461,7 @@ impl Runtime {
         id: Option<String>,
         started_by: Option<String>,
     ) -> Result<Execution> {
-        if let Value::Object(map) = &input {
-            self.check(workflow, map)?;
-        } else {
-            self.check(workflow, &Map::new())?;
-        }
-        let script = &workflow.script;
-        let compiled = self.inner.programs.get_or_compile(
-            &script.hash,
-            &script.path.display().to_string(),
-            &script.source,
-        )?;
-        let (id, input, stored) = self.initial_state(&compiled, input, id, started_by)?;
-        self.inner
-            .programs
-            .ensure_stored(&self.inner.store, &script.hash, &script.source)
-            .await?;
-        let creation = RunCreation {
-            workflow: workflow.name.clone(),
-            bot: workflow.bot.clone(),
-            program_hash: script.hash.clone(),
-            input,
-            parent_run: None,
-            lease_owner: self.inner.node.clone(),
-            lease_until: now_ms().saturating_add(self.inner.options.lease_ttl_ms),
-        };
-        let driver = Driver::fresh(self.inner.clone(), id.clone(), compiled, stored, creation);
+        let (id, driver) = self.fresh_driver(workflow, input, id, started_by).await?;
         let (driven, existed) = driver.drive_and_tell().await?;
         if existed {
             let driven = self.drive(&id).await?;
@@ -742,18 +765,22 @@ impl Runtime {
             .await?)
     }
 
-    /// Records a person's decision on an approval request, named by its id or
-    /// by the id of a run with exactly one pending request. The store checks
-    /// the rules (pending, addressed approver, not the run's starter); a
-    /// settled request makes the run due: drive it with [`run_to_end`](Self::run_to_end).
-    pub async fn decide(
+    /// Records a decision on an approval request, named by its id or by the
+    /// id of a run with exactly one pending request. `by` says who decides:
+    /// a plain name decides as that approver, [`Decider::admin`] as an admin.
+    /// The store checks the rules (pending, addressed approver unless admin,
+    /// one vote each, never approving a run one started) in the decision's
+    /// transaction; a settled request makes the run due and wakes this
+    /// process's worker: drive it with [`run_to_end`](Self::run_to_end).
+    pub async fn decide<'a>(
         &self,
         request_or_run: &str,
         approve: bool,
-        who: &str,
+        by: impl Into<Decider<'a>>,
         comment: Option<String>,
         channel: &str,
     ) -> Result<ApprovalRecord> {
+        let by = by.into();
         let store = &self.inner.store;
         let id = match store.approval(request_or_run).await? {
             Some(request) => request.id,
@@ -786,10 +813,10 @@ impl Runtime {
         };
         let decision = ApprovalDecision {
             approve,
-            who: who.to_owned(),
+            who: by.who.to_owned(),
             comment,
             channel: channel.to_owned(),
-            admin: false,
+            admin: by.admin,
             now: now_ms(),
         };
         let record = store.decide_approval(&id, decision).await?;

@@ -23,6 +23,12 @@ pub(crate) struct Stored {
     /// recorded in the point that first sees the request (`driver/events.rs`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub event_deadlines: BTreeMap<u64, i64>,
+    /// Bot requests whose attempts failed and may be retried (`RETRY`):
+    /// request id → failures so far and, while backing off, when the next
+    /// attempt is due. Recorded in the point that records the failure, so a
+    /// restart keeps both the back-off and the count (`driver.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub retries: BTreeMap<u64, Retry>,
     /// For a failed run: the state of the last durable point before the
     /// failure, which `runs retry` continues from (the engine cannot continue
     /// a finished state).
@@ -34,6 +40,16 @@ pub(crate) struct Stored {
     pub started_by: Option<String>,
 }
 
+/// A bot request being retried (see [`Stored::retries`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Retry {
+    /// Failed attempts so far; `RETRY n` allows `n` of them to be retried.
+    pub failures: u32,
+    /// When the next attempt is due (epoch ms); none once it has been made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<i64>,
+}
+
 impl Stored {
     /// A fresh envelope around a state.
     pub(crate) fn new(engine: RunState) -> Stored {
@@ -41,6 +57,7 @@ impl Stored {
             engine,
             timers: BTreeMap::new(),
             event_deadlines: BTreeMap::new(),
+            retries: BTreeMap::new(),
             before_failure: None,
             started_by: None,
         }

@@ -104,6 +104,7 @@ impl Runtime {
         // it succeeds), keeping the next tick of an unchanged schedule, so
         // ticks missed while nothing ran fire below.
         let mut schedules_synced = false;
+        let mut claim_backoff = CLAIM_BACKOFF_START;
         'outer: loop {
             if !schedules_synced {
                 match self.sync_schedules().await {
@@ -124,19 +125,47 @@ impl Runtime {
                 report.errors += 1;
                 tracing::warn!(%error, "starting scheduled runs failed");
             }
+            // Approval notifications owed by a process that died before it
+            // delivered them (the outbox sweep, `notify/mod.rs`).
+            if let Err(error) = self.deliver_owed_notifications().await {
+                report.errors += 1;
+                tracing::warn!(%error, "delivering owed approval notifications failed");
+            }
             // Claim as many as there is room for, repeating while claims come
             // back full (more may be due).
+            let mut claim_failed = false;
             loop {
                 let room = concurrency.saturating_sub(tasks.len());
                 if room == 0 {
                     break;
                 }
                 let now = now_ms();
-                let claimed = self
+                let claimed = match self
                     .inner
                     .store
                     .claim(&self.inner.node, now, self.inner.options.lease_ttl_ms, room)
-                    .await?;
+                    .await
+                {
+                    Ok(claimed) => {
+                        claim_backoff = CLAIM_BACKOFF_START;
+                        claimed
+                    }
+                    // The database restarted, or ended this node's session:
+                    // the worker keeps running and looks again after a pause
+                    // that doubles while it fails (in-flight drivers carry on;
+                    // a run whose commit failed is claimed again once its
+                    // lease lapses).
+                    Err(error) => {
+                        report.errors += 1;
+                        tracing::warn!(
+                            %error,
+                            retry_in_ms = u64::try_from(claim_backoff.as_millis()).unwrap_or(u64::MAX),
+                            "looking for due runs failed; the worker keeps running and looks again"
+                        );
+                        claim_failed = true;
+                        break;
+                    }
+                };
                 let full = claimed.len() == room;
                 for record in claimed {
                     let runtime = self.clone();
@@ -173,7 +202,13 @@ impl Runtime {
             let until = next_timer.map_or(now.saturating_add(poll_ms), |at| {
                 at.min(now.saturating_add(poll_ms))
             });
-            let sleep = sleep_ms(until.saturating_sub(now));
+            let sleep = if claim_failed {
+                let pause = claim_backoff;
+                claim_backoff = (claim_backoff * 2).min(CLAIM_BACKOFF_MAX);
+                tokio::time::sleep(pause)
+            } else {
+                sleep_ms(until.saturating_sub(now))
+            };
             tokio::select! {
                 () = &mut shutdown => break 'outer,
                 joined = tasks.join_next(), if !tasks.is_empty() => {
@@ -186,6 +221,7 @@ impl Runtime {
             }
         }
         // Shutdown: no more claims; give in-flight drivers their grace period.
+        let grace_ends = tokio::time::Instant::now() + options.grace;
         let drained = tokio::time::timeout(options.grace, async {
             while let Some(joined) = tasks.join_next().await {
                 record_pass(joined, &mut report, &mut timers, &mut on_pass);
@@ -197,6 +233,9 @@ impl Runtime {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
+        // Drivers of runs started with `Runtime::launch` get the same grace.
+        let left = grace_ends.saturating_duration_since(tokio::time::Instant::now());
+        report.aborted += self.drain_launched(left).await;
         Ok(report)
     }
 }
@@ -289,6 +328,11 @@ fn record_pass(
     }
     on_pass(&pass);
 }
+
+/// The first pause after a failed claim; it doubles up to [`CLAIM_BACKOFF_MAX`].
+const CLAIM_BACKOFF_START: Duration = Duration::from_millis(100);
+/// The longest pause between claims while they fail.
+const CLAIM_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// A sleep of `ms` milliseconds (none when not positive).
 fn sleep_ms(ms: i64) -> tokio::time::Sleep {

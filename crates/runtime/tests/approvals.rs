@@ -412,3 +412,43 @@ async fn an_approval_in_a_parallel_branch_waits_beside_the_other_branch() {
         view.transcript
     );
 }
+
+#[tokio::test]
+async fn an_admin_decides_any_request_under_the_same_rules() {
+    let fixture = Fixture::new();
+    let rt = flow(&fixture, ASK, "").await;
+    let run = start(&rt).await;
+    let admin = runtime::Decider::admin;
+    // A plain name decides only what is addressed to it.
+    let stranger = refusal(rt.decide(&run, true, "root", None, "api").await);
+    assert!(
+        matches!(stranger, DecisionRefused::NotAnApprover { .. }),
+        "{stranger}"
+    );
+    // Being admin lifts only that rule: the starter still may not approve.
+    let own = refusal(rt.decide(&run, true, admin("alice"), None, "api").await);
+    assert!(matches!(own, DecisionRefused::SelfApproval { .. }), "{own}");
+    let pending = rt.pending_approvals(&run).await.expect("listed");
+    assert_eq!((pending.len(), pending[0].votes.len()), (1, 0));
+
+    let decided = rt
+        .decide(&run, true, admin("root"), Some("ok".to_owned()), "api")
+        .await
+        .expect("an admin decides a request not addressed to it");
+    assert_eq!(decided.status, ApprovalStatus::Approved);
+    assert_eq!(decided.votes[0]["who"], json!("root"));
+    assert_eq!(
+        rt.run_to_end(&run).await.expect("driven"),
+        RunStatus::Completed
+    );
+    assert_eq!(approval_var(&rt, &run).await["by"], json!("root"));
+    // Nor may an admin decide twice.
+    let twice = refusal(
+        rt.decide(&decided.id, false, admin("root"), None, "api")
+            .await,
+    );
+    assert!(
+        matches!(twice, DecisionRefused::NotPending { .. }),
+        "{twice}"
+    );
+}

@@ -18,6 +18,35 @@ use tokio::sync::mpsc;
 
 /// A local HTTP listener: answers every request 200 and hands over each JSON body.
 async fn http_sink() -> (String, mpsc::UnboundedReceiver<Value>) {
+    let (url, mut raw) = http_sink_raw().await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(post) = raw.recv().await {
+            if let Ok(value) = serde_json::from_slice(&post.body) {
+                let _ = tx.send(value);
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// One POST as the listener saw it: its headers (names lower-cased) and body bytes.
+struct Post {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Post {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local HTTP listener: answers every request 200 and hands over each request.
+async fn http_sink_raw() -> (String, mpsc::UnboundedReceiver<Post>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -48,15 +77,24 @@ async fn http_sink() -> (String, mpsc::UnboundedReceiver<Value>) {
                         })
                         .unwrap_or(0);
                     if data.len() >= end + 4 + length {
-                        break data[end + 4..end + 4 + length].to_vec();
+                        let headers = text[..end]
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                            })
+                            .collect();
+                        break Post {
+                            headers,
+                            body: data[end + 4..end + 4 + length].to_vec(),
+                        };
                     }
                 };
                 let _ = socket
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                     .await;
-                if let Ok(value) = serde_json::from_slice(&body) {
-                    let _ = tx.send(value);
-                }
+                let _ = tx.send(body);
             });
         }
     });
@@ -292,6 +330,169 @@ async fn a_webhook_carries_the_request_and_its_approve_link_works_once() {
     let notified: Vec<_> = audit.iter().filter(|a| a.kind == "notified").collect();
     assert_eq!(notified.len(), 1);
     assert_eq!(notified[0].channel.as_deref(), Some("webhook"));
+}
+
+#[tokio::test]
+async fn a_webhook_post_is_signed_and_a_tampered_body_fails_verification() {
+    let fixture = Fixture::new();
+    let (url, mut posts) = http_sink_raw().await;
+    let rt = flow(
+        &fixture,
+        &ask("\"m@x.com\"", "webhook", "    TIMEOUT 600\n"),
+        &format!("approval-webhook-url,{url}\n"),
+    )
+    .await;
+    start(&rt).await;
+    let post = next(&mut posts).await;
+    let timestamp = post
+        .header(runtime::TIMESTAMP_HEADER)
+        .expect("the POST carries its timestamp")
+        .to_owned();
+    let signature = post
+        .header(runtime::SIGNATURE_HEADER)
+        .expect("the POST carries its signature")
+        .to_owned();
+    assert!(signature.starts_with("sha256="), "{signature}");
+    assert!(
+        timestamp.parse::<i64>().is_ok(),
+        "epoch seconds: {timestamp}"
+    );
+    let secret = rt.deployment_secret().await.expect("the secret");
+
+    // The listener, knowing the deployment secret, verifies the POST as sent.
+    assert!(runtime::verify_webhook_signature(
+        &secret, &timestamp, &post.body, &signature
+    ));
+    assert_eq!(
+        runtime::webhook_signature(&secret, &timestamp, &post.body),
+        signature
+    );
+
+    // A changed body, a replayed signature under another timestamp, or
+    // another secret: refused.
+    let mut tampered = post.body.clone();
+    let at = tampered
+        .iter()
+        .position(|b| *b == b'?')
+        .expect("the message is in the body");
+    tampered[at] = b'!';
+    assert!(!runtime::verify_webhook_signature(
+        &secret, &timestamp, &tampered, &signature
+    ));
+    let later = (timestamp.parse::<i64>().unwrap_or(0) + 600).to_string();
+    assert!(!runtime::verify_webhook_signature(
+        &secret, &later, &post.body, &signature
+    ));
+    assert!(!runtime::verify_webhook_signature(
+        b"another deployment",
+        &timestamp,
+        &post.body,
+        &signature
+    ));
+    assert!(!runtime::verify_webhook_signature(
+        &secret,
+        &timestamp,
+        &post.body,
+        "sha256=00"
+    ));
+}
+
+/// A runtime over the fixture's deployment and database with `options`.
+async fn runtime_with(fixture: &Fixture, options: runtime::Options) -> Runtime {
+    let deployment = bots::load_deployment(&fixture.bots()).expect("the deployment loads");
+    let store = store::AnyStore::open(&fixture.db().display().to_string())
+        .await
+        .expect("the database opens");
+    Runtime::new(store, deployment, options)
+}
+
+/// Whether the sink received anything more (it is given a moment to).
+async fn nothing_more<T: std::fmt::Debug>(rx: &mut mpsc::UnboundedReceiver<T>) -> bool {
+    match tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {
+        Err(_) => true,
+        Ok(got) => {
+            println!("unexpected: {got:?}");
+            false
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_notification_owed_by_a_process_that_died_is_delivered_once_by_a_sweep() {
+    let fixture = Fixture::new();
+    let (url, mut hooks) = http_sink().await;
+    let source = format!(
+        "ORCHESTRATE WORKFLOW \"w\"\n{}END WORKFLOW\n",
+        ask("\"m@x.com\"", "webhook", "    TIMEOUT 600\n")
+    );
+    package(
+        &fixture.bots(),
+        "flow",
+        &[("w.bas", &source)],
+        &format!("approval-webhook-url,{url}\n"),
+    );
+    // This process commits the request and "dies" before delivering.
+    let run = {
+        let rt = runtime_with(
+            &fixture,
+            runtime::Options {
+                notify_after_commit: false,
+                ..runtime::Options::default()
+            },
+        )
+        .await;
+        start(&rt).await
+    };
+    assert!(nothing_more(&mut hooks).await, "nothing was delivered");
+
+    // Another node's sweep (and a second one racing it) delivers it once.
+    let options = runtime::Options {
+        notify_grace_ms: 0,
+        ..runtime::Options::default()
+    };
+    let rt = runtime_with(&fixture, options.clone()).await;
+    let other = runtime_with(&fixture, options).await;
+    let (a, b) = tokio::join!(
+        rt.deliver_owed_notifications(),
+        other.deliver_owed_notifications()
+    );
+    assert_eq!(a.expect("sweeps") + b.expect("sweeps"), 1, "delivered once");
+    let body = next(&mut hooks).await;
+    assert_eq!(body["run"], run.as_str());
+    assert_eq!(body["reminder"], false);
+    let approval = body["approval"].as_str().expect("the request").to_owned();
+    // Done: later sweeps owe nothing.
+    assert_eq!(rt.deliver_owed_notifications().await.expect("sweeps"), 0);
+    assert!(nothing_more(&mut hooks).await, "no second delivery");
+    let audit = trail(&rt, &approval).await;
+    assert_eq!(kinds(&audit, "notified"), 1);
+}
+
+#[tokio::test]
+async fn a_notification_delivered_after_its_commit_is_not_owed_any_more() {
+    let fixture = Fixture::new();
+    let (url, mut hooks) = http_sink().await;
+    let rt = flow(
+        &fixture,
+        &ask("\"m@x.com\"", "webhook", "    TIMEOUT 600\n"),
+        &format!("approval-webhook-url,{url}\n"),
+    )
+    .await;
+    start(&rt).await;
+    next(&mut hooks).await;
+    let sweeper = runtime_with(
+        &fixture,
+        runtime::Options {
+            notify_grace_ms: 0,
+            ..runtime::Options::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        sweeper.deliver_owed_notifications().await.expect("sweeps"),
+        0
+    );
+    assert!(nothing_more(&mut hooks).await);
 }
 
 #[tokio::test]

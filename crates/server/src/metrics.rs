@@ -14,6 +14,8 @@
 //! | `botflow_approval_seconds` | histogram (request created → settled over the API) | |
 //! | `botflow_commits_total`, `botflow_commit_points_total` | counter | (their ratio is the mean group-commit batch size) |
 //! | `botflow_runs_waiting` | gauge | read from the store at scrape time, counted up to 10,000 |
+//! | `botflow_reloads_total` | counter | `outcome` (`applied`, `refused`: changes of the bots folder) |
+//! | `botflow_reload_refused` | gauge | 1 while the last change of the bots folder is refused, else 0 |
 
 use std::time::Duration;
 
@@ -96,6 +98,21 @@ impl Metrics {
     /// An approval request settled over the API, `took` after it was created.
     pub(crate) fn approval_settled(&self, took: Duration) {
         self.record(|| histogram!("botflow_approval_seconds").record(took.as_secs_f64()));
+    }
+
+    /// A change of the bots folder was applied, or refused (the reason is
+    /// logged, not made a label: one series per message would grow forever).
+    pub(crate) fn reload(&self, refused: bool) {
+        let outcome = if refused { "refused" } else { "applied" };
+        self.record(|| {
+            counter!("botflow_reloads_total", "outcome" => outcome).increment(1);
+            gauge!("botflow_reload_refused").set(if refused { 1.0 } else { 0.0 });
+        });
+    }
+
+    /// The bots folder is back to the deployment in use after a refused change.
+    pub(crate) fn reload_restored(&self) {
+        self.record(|| gauge!("botflow_reload_refused").set(0.0));
     }
 
     /// One driver pass of the worker loop.

@@ -222,6 +222,29 @@ impl Store for AnyStore {
         delegate!(self.link_secret(candidate))
     }
 
+    async fn owed_notices(
+        &self,
+        owed_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::OwedNotice>> {
+        delegate!(self.owed_notices(owed_before, now, limit))
+    }
+
+    async fn claim_notice(
+        &self,
+        notice: &crate::OwedNotice,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        delegate!(self.claim_notice(notice, node, now, until))
+    }
+
+    async fn notice_done(&self, notice: &crate::OwedNotice) -> Result<()> {
+        delegate!(self.notice_done(notice))
+    }
+
     async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
         delegate!(self.next_event(query))
     }

@@ -163,6 +163,62 @@ pub enum ApprovalWrite {
         /// Details.
         detail: Value,
     },
+    /// Records that a notification of the request is owed (the outbox, see
+    /// [`OwedNotice`]), in the transaction of the point that makes it owed.
+    OweNotice {
+        /// The request.
+        id: String,
+        /// Why it is owed.
+        reason: NoticeReason,
+    },
+}
+
+/// Why an approval notification is owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeReason {
+    /// A new (or escalated) request.
+    Requested,
+    /// A reminder of a still-undecided request.
+    Reminder,
+}
+
+impl NoticeReason {
+    /// The stored name: `requested` or `reminder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeReason::Requested => "requested",
+            NoticeReason::Reminder => "reminder",
+        }
+    }
+
+    /// The reason a stored name stands for.
+    pub fn parse(name: &str) -> Option<NoticeReason> {
+        match name {
+            "requested" => Some(NoticeReason::Requested),
+            "reminder" => Some(NoticeReason::Reminder),
+            _ => None,
+        }
+    }
+}
+
+/// An approval notification that is owed and not yet delivered: the
+/// outbox row `approval_outbox` (schema version 8).
+///
+/// A point that creates a request or finds a reminder due owes its
+/// notification in its own transaction ([`ApprovalWrite::OweNotice`]). A
+/// deliverer claims it ([`Store::claim_notice`](crate::Store::claim_notice),
+/// a compare-and-set whose claim lapses), delivers, then marks it done
+/// ([`Store::notice_done`](crate::Store::notice_done)), so every owed
+/// notification is delivered at least once, and by one node at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedNotice {
+    /// The request.
+    pub approval_id: String,
+    /// Why.
+    pub reason: NoticeReason,
+    /// When it was (last) owed, epoch ms: claims and the done mark name
+    /// this version, so owing it again meanwhile is not lost.
+    pub owed_at: i64,
 }
 
 /// A stored approval request.
@@ -237,6 +293,10 @@ pub struct ApprovalFilter {
     pub run_id: Option<String>,
     /// Only requests of this step path.
     pub path: Option<String>,
+    /// Only requests addressed to this approver: the name is among the
+    /// request's `approvers` (a `FROM GROUP` request lists its group's
+    /// members there), the same test that lets them decide it.
+    pub approver: Option<String>,
     /// At most this many.
     pub limit: u32,
 }
@@ -247,6 +307,7 @@ impl Default for ApprovalFilter {
             status: None,
             run_id: None,
             path: None,
+            approver: None,
             limit: 100,
         }
     }

@@ -40,10 +40,6 @@ pub(crate) const WAKE_IF_SETTLED: &str = "\
 UPDATE runs SET wake_at = $2 WHERE id = $1 AND status = 'waiting'
 AND EXISTS (SELECT 1 FROM approvals WHERE id = $3 AND status <> 'pending')";
 
-pub(crate) const LIST: &str = "\
-FROM approvals WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR run_id = $2)
-AND ($3 IS NULL OR path = $3) ORDER BY created_at, id LIMIT $4";
-
 /// The values of a [`NewApproval`] as bound to [`INSERT`].
 pub(crate) struct InsertValues {
     pub(crate) approvers: String,
@@ -173,8 +169,11 @@ impl TryFrom<AuditRow> for ApprovalAudit {
 /// Generates the approval operations for one backend's connection type.
 /// `$lock` is appended to the `SELECT` that reads a request before deciding
 /// it (`FOR UPDATE` on PostgreSQL; SQLite's writer already holds the lock).
+/// `$approvers` turns the JSON text of a row's `approvers` into rows with a
+/// `value` column (`json_each` in SQLite, `json_array_elements_text` in
+/// PostgreSQL), for the listing's approver filter.
 macro_rules! approval_queries {
-    ($conn:ty, $lock:literal) => {
+    ($conn:ty, $lock:literal, $approvers:literal) => {
         use $crate::approval::{
             ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus,
             ApprovalWrite, NewApproval, judge,
@@ -292,6 +291,15 @@ macro_rules! approval_queries {
                     channel,
                     detail,
                 } => audit(conn, id, now, kind, who.as_deref(), channel.as_deref(), detail).await,
+                ApprovalWrite::OweNotice { id, reason } => {
+                    sqlx::query($crate::notice_sql::OWE)
+                        .bind(id)
+                        .bind(reason.as_str())
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                }
             }
         }
 
@@ -376,11 +384,19 @@ macro_rules! approval_queries {
             conn: &mut $conn,
             filter: &ApprovalFilter,
         ) -> $crate::Result<Vec<ApprovalRecord>> {
-            let sql = format!("SELECT * {}", q::LIST);
-            let rows: Vec<q::ApprovalRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            // "Addressed to" is membership in `approvers`, as in `judge`.
+            let sql = concat!(
+                "SELECT * FROM approvals WHERE ($1 IS NULL OR status = $1) ",
+                "AND ($2 IS NULL OR run_id = $2) AND ($3 IS NULL OR path = $3) ",
+                "AND ($4 IS NULL OR EXISTS (SELECT 1 FROM ",
+                $approvers,
+                " WHERE value = $4)) ORDER BY created_at, id LIMIT $5"
+            );
+            let rows: Vec<q::ApprovalRow> = sqlx::query_as(sql)
                 .bind(filter.status.map(ApprovalStatus::as_str))
                 .bind(&filter.run_id)
                 .bind(&filter.path)
+                .bind(&filter.approver)
                 .bind(i64::from(filter.limit))
                 .fetch_all(&mut *conn)
                 .await?;

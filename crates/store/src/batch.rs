@@ -285,7 +285,7 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         })?;
         events.push(PreparedEvent {
             id: event.id,
-            name: event.name,
+            name: crate::event::canonical_event_name(&event.name),
             key: event.key,
             target_bot: event.target_bot,
             payload,
@@ -325,7 +325,14 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         marks: EventMarks {
             consumed: point.consumed,
             delivered: point.delivered,
-            waits: point.waits,
+            // A run that ends waits for nothing: however it ended (its own
+            // final point, `cancel`, the failure recorded after a rejected
+            // point), its registered waits go in the same transaction.
+            waits: if point.status.is_terminal() {
+                Some(Vec::new())
+            } else {
+                point.waits
+            },
         },
         now: point.now,
         create,
@@ -353,7 +360,9 @@ fn check_approval(write: &ApprovalWrite) -> Result<()> {
         ApprovalWrite::Resolve { id, decision, .. } => {
             to_json(decision, || format!("approval {id} decision")).map(|_| ())
         }
-        ApprovalWrite::WakeIfSettled { .. } | ApprovalWrite::IssueTokens(_) => Ok(()),
+        ApprovalWrite::WakeIfSettled { .. }
+        | ApprovalWrite::IssueTokens(_)
+        | ApprovalWrite::OweNotice { .. } => Ok(()),
         ApprovalWrite::Audit { id, detail, .. } => {
             to_json(detail, || format!("approval {id} audit")).map(|_| ())
         }

@@ -105,6 +105,26 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Whether the database server could not be reached or would not take a
+    /// session now (refused, timed out, connection lost, starting up or
+    /// shutting down, too many connections): trying again later may work.
+    /// A login the server refused (unknown user or database, wrong
+    /// password) is not: it needs a different URL.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => true,
+            Error::Database(sqlx::Error::Database(db)) => matches!(
+                db.code().as_deref(),
+                // connection_exception and its kinds; admin_shutdown,
+                // crash_shutdown, cannot_connect_now; too_many_connections.
+                Some("08000" | "08001" | "08003" | "08006" | "57P01" | "57P02" | "57P03" | "53300")
+            ),
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         Error::Database(error)

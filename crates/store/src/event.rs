@@ -4,7 +4,8 @@
 //! # Matching
 //!
 //! An event matches a run's wait for `name` (optionally `FOR key`) when:
-//! - its name equals `name`;
+//! - its name equals `name`, ignoring case (LANGUAGE.md §1: look-ups ignore
+//!   case, as `ON EVENT` does in the engine);
 //! - with a key, its key equals it; without, its key is empty or the run's id;
 //! - it is addressed to nobody (`target_bot` empty) or to the run's bot;
 //! - it was published at or after the run was created;
@@ -28,6 +29,21 @@
 //! registrations exclusive), so neither can miss the other.
 
 use serde_json::Value;
+
+/// The form an event name is stored and looked up in: lower case.
+///
+/// Event names match ignoring case (`PUBLISH EVENT "Order.Paid"` meets
+/// `WAIT FOR EVENT "order.paid"`, an `ON EVENT` handler and a `TRIGGER ON
+/// EVENT` header alike). The store applies this at its edges, and nowhere
+/// else: to every event it records (a durable point's events and
+/// [`Store::publish_event`](crate::Store::publish_event)), to every wait it
+/// registers, and to every name it searches by ([`EventQuery`],
+/// [`EventFilter::name`](crate::EventFilter::name)). So the `events` and
+/// `event_waits` tables hold names in this form, the indexes on them serve
+/// the lookups, and an event is listed under this form.
+pub fn canonical_event_name(name: &str) -> String {
+    name.to_lowercase()
+}
 
 /// Which record of a run's use of an event a search skips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

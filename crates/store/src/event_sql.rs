@@ -158,7 +158,7 @@ macro_rules! event_queries {
             let limit = i64::try_from(query.exclude.len()).unwrap_or(i64::MAX - 1) + 1;
             let rows: Vec<$crate::rows::EventRow> = sqlx::query_as(sql)
                 .bind(&query.run_id)
-                .bind(&query.name)
+                .bind($crate::event::canonical_event_name(&query.name))
                 .bind(&query.key)
                 .bind(limit)
                 .fetch_all(&mut *conn)
@@ -235,7 +235,7 @@ macro_rules! event_queries {
                 };
                 sqlx::query(eq::ADD_WAIT)
                     .bind(run_id)
-                    .bind(name)
+                    .bind($crate::event::canonical_event_name(name))
                     .bind(&key)
                     .bind(handler)
                     .execute(&mut *conn)
@@ -269,7 +269,7 @@ macro_rules! event_queries {
             now: i64,
         ) -> $crate::Result<()> {
             sqlx::query(eq::WAKE_WAITERS)
-                .bind(name)
+                .bind($crate::event::canonical_event_name(name))
                 .bind(key)
                 .bind(now)
                 .execute(&mut *conn)
@@ -304,7 +304,7 @@ macro_rules! event_queries {
                 .transpose()?;
             let done = sqlx::query(eq::INSERT_EVENT)
                 .bind(&event.id)
-                .bind(&event.name)
+                .bind($crate::event::canonical_event_name(&event.name))
                 .bind(&event.key)
                 .bind(&event.target_bot)
                 .bind(&payload)

@@ -48,10 +48,12 @@ mod api_token_sql;
 mod approval;
 mod approval_sql;
 mod batch;
+mod delegate;
 mod error;
 mod event;
 mod event_sql;
 mod model;
+mod notice_sql;
 mod postgres;
 mod rows;
 mod schedule;
@@ -68,8 +70,9 @@ pub use approval::{
     DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord, TokenRedemption,
     check_token,
 };
+pub use approval::{NoticeReason, OwedNotice};
 pub use error::{Error, Result};
-pub use event::{EventQuery, EventUse, RunMessage, Wait, event_value};
+pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, event_value};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
     NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunRecord, RunStatus,
@@ -85,7 +88,7 @@ pub use version::schema_version;
 pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The current time in epoch milliseconds, for rows the caller gives no time for.
 fn now_ms() -> i64 {

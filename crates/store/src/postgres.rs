@@ -20,8 +20,17 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 
 /// The approval statements on this backend's connections.
 mod approvals {
-    crate::approval_sql::approval_queries!(sqlx::PgConnection, "FOR UPDATE");
+    crate::approval_sql::approval_queries!(
+        sqlx::PgConnection,
+        "FOR UPDATE",
+        "json_array_elements_text(approvers::json) AS addressed(value)"
+    );
     crate::token_sql::token_queries!(sqlx::PgConnection, "FOR UPDATE");
+}
+
+/// The approval notification outbox on this backend's connections.
+mod notices {
+    crate::notice_sql::notice_queries!(sqlx::PgConnection);
 }
 
 /// The event, wait and message statements on this backend's connections.
@@ -136,7 +145,7 @@ impl PostgresStore {
         let connect = match &options.schema {
             Some(schema) => {
                 check_schema(schema)?;
-                let mut conn = PgConnection::connect_with(&connect).await?;
+                let mut conn = probe(&connect).await?;
                 let created = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
                 )))
@@ -153,7 +162,15 @@ impl PostgresStore {
                 conn.close().await?;
                 connect.options([("search_path", schema.as_str())])
             }
-            None => connect,
+            None => {
+                // One plain attempt first: a server that is down, or that
+                // refuses the login or the database, is reported at once with
+                // what it said (the pool would retry a refused connection
+                // silently until its acquire timeout, and then say only that).
+                let conn = probe(&connect).await?;
+                conn.close().await?;
+                connect
+            }
         };
         // A node paused or cut off in the middle of a commit keeps its
         // transaction, and so its row locks, open: claims skip locked rows,
@@ -189,6 +206,25 @@ impl PostgresStore {
     /// anything: the runtime's LISTEN/NOTIFY wake-ups connect with its options.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// How long the first connection of [`PostgresStore::connect_with`] may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One connection, within [`CONNECT_TIMEOUT`]: a server that does not answer
+/// (a host that drops packets) is an I/O error like a refused connection,
+/// not a wait of minutes.
+async fn probe(connect: &PgConnectOptions) -> Result<PgConnection> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(connect)).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(Error::Database(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "the database server did not answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        )))),
     }
 }
 
@@ -609,7 +645,12 @@ impl Store for PostgresStore {
              AND ($4::text IS NULL OR from_run = $4) ORDER BY seq LIMIT $3",
         )
         .bind(filter.after_seq)
-        .bind(&filter.name)
+        .bind(
+            filter
+                .name
+                .as_deref()
+                .map(crate::event::canonical_event_name),
+        )
         .bind(limit(filter.limit))
         .bind(&filter.from_run)
         .fetch_all(&self.pool)
@@ -823,6 +864,32 @@ impl Store for PostgresStore {
         Ok(secret)
     }
 
+    async fn owed_notices(
+        &self,
+        owed_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::OwedNotice>> {
+        let mut conn = self.pool.acquire().await?;
+        notices::owed(&mut conn, owed_before, now, limit).await
+    }
+
+    async fn claim_notice(
+        &self,
+        notice: &crate::OwedNotice,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        notices::claim(&mut conn, notice, node, now, until).await
+    }
+
+    async fn notice_done(&self, notice: &crate::OwedNotice) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        notices::done(&mut conn, notice).await
+    }
+
     async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
         let mut conn = self.pool.acquire().await?;
         events::next_event(&mut conn, &query).await
@@ -863,83 +930,5 @@ impl Store for PostgresStore {
         events::set_cursor(&mut conn, name, seq).await
     }
 
-    async fn sync_schedule(
-        &self,
-        key: &str,
-        schedule: &str,
-        program_hash: &str,
-        first_tick: i64,
-        now: i64,
-    ) -> Result<crate::ScheduleRecord> {
-        let mut conn = self.pool.acquire().await?;
-        schedules::sync(&mut conn, key, schedule, program_hash, first_tick, now).await
-    }
-
-    async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        schedules::list(&mut conn).await
-    }
-
-    async fn due_schedules(&self, now: i64, limit: u32) -> Result<Vec<crate::ScheduleRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        schedules::due(&mut conn, now, limit).await
-    }
-
-    async fn next_schedule_tick(&self) -> Result<Option<i64>> {
-        let mut conn = self.pool.acquire().await?;
-        schedules::next_tick(&mut conn).await
-    }
-
-    async fn fire_schedule(
-        &self,
-        key: &str,
-        tick: i64,
-        next_tick: i64,
-        run: NewRun,
-    ) -> Result<bool> {
-        crate::schedule_sql::check_fire(key, tick, next_tick)?;
-        let state = batch::to_json(&run.state, || format!("run {} state", run.id))?;
-        let input = batch::to_json(&run.input, || format!("run {} input", run.id))?;
-        let mut tx = self.pool.begin().await?;
-        // An error returns early and drops the transaction, which rolls it back.
-        let fired = schedules::fire(&mut tx, key, tick, next_tick, &run, &state, &input).await?;
-        tx.commit().await?;
-        Ok(fired)
-    }
-
-    async fn remove_schedule(&self, key: &str) -> Result<bool> {
-        let mut conn = self.pool.acquire().await?;
-        schedules::remove(&mut conn, key).await
-    }
-
-    async fn create_api_token(&self, new: crate::NewApiToken) -> Result<crate::ApiTokenRecord> {
-        let mut conn = self.pool.acquire().await?;
-        api_tokens::create(&mut conn, &new).await
-    }
-
-    async fn create_first_api_token(
-        &self,
-        new: crate::NewApiToken,
-    ) -> Result<Option<crate::ApiTokenRecord>> {
-        let mut tx = self.pool.begin().await?;
-        // An error returns early and drops the transaction, which rolls it back.
-        let created = api_tokens::create_first(&mut tx, &new).await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<crate::ApiTokenRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        api_tokens::by_hash(&mut conn, token_hash).await
-    }
-
-    async fn api_tokens(&self) -> Result<Vec<crate::ApiTokenRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        api_tokens::list(&mut conn).await
-    }
-
-    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<crate::ApiTokenRecord> {
-        let mut conn = self.pool.acquire().await?;
-        api_tokens::revoke(&mut conn, id, now).await
-    }
+    crate::delegate::schedule_and_api_token_methods!(read: pool, write: pool, begin: begin());
 }

@@ -26,8 +26,13 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 
 /// The approval statements on this backend's connections.
 mod approvals {
-    crate::approval_sql::approval_queries!(sqlx::SqliteConnection, "");
+    crate::approval_sql::approval_queries!(sqlx::SqliteConnection, "", "json_each(approvers)");
     crate::token_sql::token_queries!(sqlx::SqliteConnection, "");
+}
+
+/// The approval notification outbox on this backend's connections.
+mod notices {
+    crate::notice_sql::notice_queries!(sqlx::SqliteConnection);
 }
 
 /// The event, wait and message statements on this backend's connections.
@@ -636,7 +641,12 @@ impl Store for SqliteStore {
              ORDER BY seq LIMIT ?3",
         )
         .bind(filter.after_seq)
-        .bind(&filter.name)
+        .bind(
+            filter
+                .name
+                .as_deref()
+                .map(crate::event::canonical_event_name),
+        )
         .bind(limit(filter.limit))
         .bind(&filter.from_run)
         .fetch_all(&self.readers)
@@ -843,6 +853,32 @@ impl Store for SqliteStore {
         Ok(secret)
     }
 
+    async fn owed_notices(
+        &self,
+        owed_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::OwedNotice>> {
+        let mut conn = self.readers.acquire().await?;
+        notices::owed(&mut conn, owed_before, now, limit).await
+    }
+
+    async fn claim_notice(
+        &self,
+        notice: &crate::OwedNotice,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        let mut conn = self.writer.acquire().await?;
+        notices::claim(&mut conn, notice, node, now, until).await
+    }
+
+    async fn notice_done(&self, notice: &crate::OwedNotice) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        notices::done(&mut conn, notice).await
+    }
+
     async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
         let mut conn = self.readers.acquire().await?;
         events::next_event(&mut conn, &query).await
@@ -883,86 +919,7 @@ impl Store for SqliteStore {
         events::set_cursor(&mut conn, name, seq).await
     }
 
-    async fn sync_schedule(
-        &self,
-        key: &str,
-        schedule: &str,
-        program_hash: &str,
-        first_tick: i64,
-        now: i64,
-    ) -> Result<crate::ScheduleRecord> {
-        let mut conn = self.writer.acquire().await?;
-        schedules::sync(&mut conn, key, schedule, program_hash, first_tick, now).await
-    }
-
-    async fn schedules(&self) -> Result<Vec<crate::ScheduleRecord>> {
-        let mut conn = self.readers.acquire().await?;
-        schedules::list(&mut conn).await
-    }
-
-    async fn due_schedules(&self, now: i64, limit: u32) -> Result<Vec<crate::ScheduleRecord>> {
-        let mut conn = self.readers.acquire().await?;
-        schedules::due(&mut conn, now, limit).await
-    }
-
-    async fn next_schedule_tick(&self) -> Result<Option<i64>> {
-        let mut conn = self.readers.acquire().await?;
-        schedules::next_tick(&mut conn).await
-    }
-
-    async fn fire_schedule(
-        &self,
-        key: &str,
-        tick: i64,
-        next_tick: i64,
-        run: NewRun,
-    ) -> Result<bool> {
-        crate::schedule_sql::check_fire(key, tick, next_tick)?;
-        let state = batch::to_json(&run.state, || format!("run {} state", run.id))?;
-        let input = batch::to_json(&run.input, || format!("run {} input", run.id))?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // An error returns early and drops the transaction, which rolls it back.
-        let fired = schedules::fire(&mut tx, key, tick, next_tick, &run, &state, &input).await?;
-        tx.commit().await?;
-        Ok(fired)
-    }
-
-    async fn remove_schedule(&self, key: &str) -> Result<bool> {
-        let mut conn = self.writer.acquire().await?;
-        schedules::remove(&mut conn, key).await
-    }
-
-    async fn create_api_token(&self, new: crate::NewApiToken) -> Result<crate::ApiTokenRecord> {
-        let mut conn = self.writer.acquire().await?;
-        api_tokens::create(&mut conn, &new).await
-    }
-
-    async fn create_first_api_token(
-        &self,
-        new: crate::NewApiToken,
-    ) -> Result<Option<crate::ApiTokenRecord>> {
-        // BEGIN IMMEDIATE takes the write lock before the emptiness check, so
-        // another process's first start waits and then finds this token.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let created = api_tokens::create_first(&mut tx, &new).await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<crate::ApiTokenRecord>> {
-        let mut conn = self.readers.acquire().await?;
-        api_tokens::by_hash(&mut conn, token_hash).await
-    }
-
-    async fn api_tokens(&self) -> Result<Vec<crate::ApiTokenRecord>> {
-        let mut conn = self.readers.acquire().await?;
-        api_tokens::list(&mut conn).await
-    }
-
-    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<crate::ApiTokenRecord> {
-        let mut conn = self.writer.acquire().await?;
-        api_tokens::revoke(&mut conn, id, now).await
-    }
+    crate::delegate::schedule_and_api_token_methods!(read: readers, write: writer, begin: begin_with("BEGIN IMMEDIATE"));
 }
 
 #[cfg(test)]

@@ -176,6 +176,31 @@ pub trait Store: Send + Sync + 'static {
     /// `candidate` stored now when there is none (the first caller wins).
     fn link_secret(&self, candidate: &str) -> impl Future<Output = Result<String>> + Send;
 
+    /// Approval notifications owed since `owed_before` or earlier and not
+    /// claimed at `now` (a lapsed claim counts as none), oldest first, at
+    /// most `limit`: what a sweep delivers (see [`OwedNotice`](crate::OwedNotice)).
+    fn owed_notices(
+        &self,
+        owed_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::OwedNotice>>> + Send;
+
+    /// Claims an owed notification for `node` until `until`, by
+    /// compare-and-set: `false` when it was delivered, owed again, or
+    /// claimed by someone whose claim still holds at `now`.
+    fn claim_notice(
+        &self,
+        notice: &crate::OwedNotice,
+        node: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Marks a delivered notification done. A notification owed again
+    /// since (`owed_at` moved) stays owed.
+    fn notice_done(&self, notice: &crate::OwedNotice) -> impl Future<Output = Result<()>> + Send;
+
     /// The oldest event matching the query (the rules of the `event`
     /// module): what a `WAIT FOR EVENT` consumes or an `ON EVENT` handler is
     /// delivered next. `None` also for an unknown run.

@@ -10,6 +10,8 @@ mod creation;
 #[path = "conformance/events.rs"]
 mod events;
 mod harness;
+#[path = "conformance/outbox.rs"]
+mod outbox;
 #[path = "conformance/schedules.rs"]
 mod schedules;
 #[path = "conformance/tokens.rs"]
@@ -19,6 +21,7 @@ use api_tokens::*;
 use approvals::*;
 use creation::*;
 use events::*;
+use outbox::*;
 use schedules::*;
 use tokens::*;
 
@@ -90,12 +93,17 @@ conformance!(
     a_quorum_needs_n_approvals_and_any_denial_denies,
     timeouts_resolve_or_escalate_only_pending_requests,
     a_decision_made_while_the_run_is_driven_still_wakes_it,
+    approvals_are_listed_by_the_approver_they_are_addressed_to,
     events_match_by_name_key_address_and_start,
     consumption_and_delivery_commit_with_the_point,
     publishing_wakes_the_runs_that_wait,
     a_wait_already_satisfied_is_due_at_once,
     messages_are_kept_in_order_and_heard_once,
     event_cursors_only_move_forward,
+    event_names_match_ignoring_case,
+    a_run_that_ends_leaves_no_waits,
+    a_notification_is_owed_with_its_request_and_claimed_once,
+    a_notification_owed_again_while_delivered_stays_owed,
     link_tokens_are_spent_once_with_their_decision,
     escalation_revokes_tokens_and_refusals_spend_nothing,
     the_link_secret_is_created_once,

@@ -17,7 +17,7 @@
 
 use std::process::ExitCode;
 
-use runtime::Runtime;
+use runtime::{Decider, Runtime};
 use store::{ApprovalFilter, ApprovalRecord, ApprovalStatus, Store};
 
 use crate::UsageError;
@@ -280,7 +280,10 @@ async fn decide_and_drive(
     who: &str,
     comment: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let request = match rt.decide(id, approve, who, comment, "cli").await {
+    // `--as` names who decides but proves nothing, so a local decision never
+    // has an admin's standing: only the addressed approvers may decide.
+    let by = Decider::approver(who);
+    let request = match rt.decide(id, approve, by, comment, "cli").await {
         Ok(request) => request,
         Err(runtime::Error::Store(store::Error::Refused(why))) => {
             errln!("botflow: {why}");

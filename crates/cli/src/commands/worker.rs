@@ -3,7 +3,7 @@
 //! SIGTERM. It prints one line per run that ends.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use runtime::{Driven, Pass, WorkerOptions};
 
@@ -25,13 +25,19 @@ pub struct Args {
     #[arg(long, default_value_t = 256, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub concurrency: u64,
+    /// How long to keep trying to reach the database at start-up, in
+    /// seconds, before giving up (each attempt that fails is printed).
+    #[arg(long, default_value_t = 30, value_name = "S",
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub connect_timeout: u64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deployment = runner::deployment_at(&args.bots.bots)?;
     runner::init_logging();
     runner::block_on(async move {
-        let rt = runner::runtime(runner::open_store(&args.db).await?, deployment)?;
+        let within = Duration::from_secs(args.connect_timeout);
+        let rt = runner::runtime(open_store_retrying(&args.db, within).await?, deployment)?;
         let options = WorkerOptions {
             poll: Duration::from_millis(args.poll_ms),
             // Bounded by the parser above (at most 65,536), so it fits.
@@ -51,6 +57,80 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rt.store().close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The first pause before trying the database again; it doubles up to [`RETRY_MAX`].
+const RETRY_START: Duration = Duration::from_millis(250);
+/// The longest pause between attempts to reach the database.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Opens the store, trying again with back-off for up to `within` while the
+/// database cannot be reached (it may be starting, or restarting, with the
+/// node), and printing each failed attempt. What a retry cannot fix (a login
+/// or database the server refused, a schema newer than this botflow, a bad
+/// URL) is reported at once. Either way the message names the database, its
+/// password hidden.
+pub(crate) async fn open_store_retrying(
+    db: &DbArgs,
+    within: Duration,
+) -> anyhow::Result<store::AnyStore> {
+    let started = Instant::now();
+    let target = redact(&db.db);
+    let mut pause = RETRY_START;
+    let mut attempt: u32 = 1;
+    loop {
+        let error = match runner::open_store(db).await {
+            Ok(store) => {
+                if attempt > 1 {
+                    errln!("reached the database {target} (attempt {attempt})");
+                }
+                return Ok(store);
+            }
+            Err(error) => error,
+        };
+        // Errors of the store carry what the server said; others (a bad
+        // `--redis`, a SQLite path) are already precise.
+        let Some(cause) = error.downcast_ref::<store::Error>() else {
+            return Err(error);
+        };
+        if !cause.is_unreachable() {
+            return Err(anyhow::anyhow!(
+                "cannot open the database {target}: {cause}"
+            ));
+        }
+        let left = within.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(anyhow::anyhow!(
+                "cannot reach the database {target}: {cause}; gave up after {attempt} \
+                 attempt(s) in {:.1} s (--connect-timeout {})",
+                started.elapsed().as_secs_f64(),
+                within.as_secs()
+            ));
+        }
+        let wait = pause.min(left);
+        errln!(
+            "cannot reach the database {target} (attempt {attempt}): {cause}; retrying in {:.2} s",
+            wait.as_secs_f64()
+        );
+        tokio::time::sleep(wait).await;
+        pause = (pause * 2).min(RETRY_MAX);
+        attempt += 1;
+    }
+}
+
+/// `url` with its password (if any) replaced by `***`, for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// One line per run that ends or fails to be driven.

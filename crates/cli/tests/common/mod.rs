@@ -3,10 +3,14 @@
 // Each test binary uses its own part of this module.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+
+pub mod pg;
 
 /// The `botflow` binary with an environment that cannot leak into a test: no
 /// crash hook, no default database or bots folder, no colours, no stdin, and

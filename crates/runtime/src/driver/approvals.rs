@@ -65,6 +65,7 @@ impl Driver {
                 run_id: Some(self.run.clone()),
                 path: Some(request.path.clone()),
                 status: None,
+                approver: None,
                 limit: u32::MAX,
             })
             .await?;
@@ -97,7 +98,9 @@ impl Driver {
                     &format!("{}:{name}", request.path),
                     json!({"step": request.path, "approval": current.id, "decision": decision}),
                 );
-                point.journal.push(journal(
+                // With the answer, in the point that records it: `point` may
+                // be committed with the state from before the answer.
+                self.pending.journal.push(journal(
                     "approval_decided",
                     json!({"path": request.path, "approval": current.id, "decision": decision}),
                 ));

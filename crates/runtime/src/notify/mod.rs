@@ -7,7 +7,12 @@
 //!   `botflow deny` commands and the links;
 //! - `email`: one message per approver through SMTP (lettre), with the request
 //!   text and that approver's links;
-//! - `webhook`: one HTTP POST of the request as JSON, with every approver's links.
+//! - `webhook`: one HTTP POST of the request as JSON, with every approver's
+//!   links, signed: `X-Botflow-Timestamp` (epoch seconds) and
+//!   `X-Botflow-Signature: sha256=<hex>`, the HMAC-SHA256 of
+//!   `<timestamp>.<body>` under the deployment secret (the one that signs the
+//!   links); a listener checks it with [`verify_webhook_signature`] and
+//!   refuses old timestamps to stop replays (see `webhook.rs`).
 //!
 //! A request without `VIA` uses the workflow bot's `approval-via` from
 //! `config.csv`, else `log`.
@@ -34,9 +39,25 @@
 //! command is always somewhere; the failed channel is retried at every
 //! reminder (`approval-reminder`), which is the back-off. Delivery never
 //! fails or delays the run beyond its own timeouts: the run keeps waiting.
-//! A process that dies between the commit and the delivery loses that one
-//! notification; the next reminder, the CLI (`botflow approvals list`) and
-//! the API still show the request.
+//!
+//! # At least once: the outbox
+//!
+//! The point that creates a request (or finds a reminder due) also records,
+//! in its own transaction, that the notification is owed
+//! (`store::ApprovalWrite::OweNotice`, the `approval_outbox` table). After
+//! the commit, the same driver claims it (a compare-and-set in the store
+//! whose claim lapses after a minute), delivers, and marks it done. A
+//! process that dies between the commit and the done mark leaves it owed:
+//! the worker's sweep on any node ([`Runtime::deliver_owed_notifications`],
+//! every pass) delivers what is owed for longer than
+//! [`Options::notify_grace_ms`](crate::Options::notify_grace_ms) and not
+//! claimed, claimed the same way, so two nodes never both send it. A
+//! notification is thus delivered at least once: twice only when a process
+//! dies after delivering and before marking it done. A request that is no
+//! longer pending when its notification is delivered is not announced (the
+//! notification is just marked done).
+//!
+//! [`Runtime::deliver_owed_notifications`]: crate::Runtime::deliver_owed_notifications
 
 mod email;
 mod links;
@@ -47,10 +68,13 @@ mod webhook;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use store::{ApprovalWrite, Store, TokenRecord};
+use store::{ApprovalWrite, OwedNotice, Store, TokenRecord};
 
 pub use links::SECRET_ENV;
 pub use redeem::{ApproverLinks, LinkOutcome};
+pub use webhook::{
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook_signature, webhook_signature,
+};
 
 pub(crate) use links::token_id;
 
@@ -112,14 +136,8 @@ impl Settings {
     }
 }
 
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// A new (or escalated) request.
-    Requested,
-    /// A reminder of a still-undecided request.
-    Reminder,
-}
+/// What a notification is about (as owed in the store's outbox).
+pub(crate) use store::NoticeReason as Reason;
 
 /// One notification to send once its point has committed: the request is
 /// read back then, so a request that is no longer pending (decided, or an
@@ -241,19 +259,89 @@ fn message(secret: &[u8], public_url: &str, notice: Details, now: i64) -> Messag
     Message { notice, links }
 }
 
-/// Sends the notices of a committed point and audits each delivery. Never
-/// fails: a failure is audited and falls back to the log (see the module
-/// documentation).
-pub(crate) async fn send(inner: &Inner, settings: &Settings, notices: Vec<Notice>) {
+/// Sends the notices a point owed at `owed_at`, once it has committed, and
+/// audits each delivery. Never fails: a failure is audited and falls back to
+/// the log (see the module documentation); a notice another node has
+/// claimed meanwhile is left to it.
+pub(crate) async fn send(inner: &Inner, settings: &Settings, notices: Vec<Notice>, owed_at: i64) {
     for notice in notices {
-        if let Err(error) = send_one(inner, settings, &notice).await {
+        let owed = OwedNotice {
+            approval_id: notice.approval.clone(),
+            reason: notice.reason,
+            owed_at,
+        };
+        if let Err(error) = deliver_owed(inner, Some(settings), &owed).await {
             tracing::warn!(approval = %notice.approval, %error,
-                "cannot send an approval notification");
+                "cannot send an approval notification; a sweep will try again");
         }
     }
 }
 
-async fn send_one(inner: &Inner, settings: &Settings, notice: &Notice) -> crate::Result<()> {
+/// How long a claim on an owed notification holds: past it, a deliverer
+/// that died is presumed dead and another node delivers.
+const CLAIM_MS: i64 = 60_000;
+/// The most owed notifications one sweep delivers.
+const SWEEP_LIMIT: u32 = 64;
+
+/// Claims an owed notification, delivers it and marks it done. `settings`
+/// are the workflow bot's when the caller knows them (else read from the
+/// run). `Ok(false)` when another node holds it or it was already done.
+async fn deliver_owed(
+    inner: &Inner,
+    settings: Option<&Settings>,
+    owed: &OwedNotice,
+) -> crate::Result<bool> {
+    let store = &inner.store;
+    let now = crate::time::now_ms();
+    if !store
+        .claim_notice(owed, &inner.node, now, now.saturating_add(CLAIM_MS))
+        .await?
+    {
+        return Ok(false);
+    }
+    let notice = Notice {
+        approval: owed.approval_id.clone(),
+        reason: owed.reason,
+    };
+    send_one(inner, settings, &notice).await?;
+    // Delivered (or audited as failed and logged): done. A process that dies
+    // before this line delivers again once its claim lapses: at least once.
+    store.notice_done(owed).await?;
+    Ok(true)
+}
+
+impl crate::Runtime {
+    /// The outbox sweep: delivers every approval notification that is owed
+    /// for longer than [`Options::notify_grace_ms`](crate::Options::notify_grace_ms)
+    /// and not claimed, each claimed first by compare-and-set so two nodes
+    /// never both send it. The worker runs it every pass; returns how many
+    /// this call delivered.
+    pub async fn deliver_owed_notifications(&self) -> crate::Result<usize> {
+        let inner = &self.inner;
+        let now = crate::time::now_ms();
+        let owed_before = now.saturating_sub(inner.options.notify_grace_ms.max(0));
+        let owed = inner
+            .store
+            .owed_notices(owed_before, now, SWEEP_LIMIT)
+            .await?;
+        let mut delivered = 0;
+        for notice in &owed {
+            match deliver_owed(inner, None, notice).await {
+                Ok(true) => delivered += 1,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(approval = %notice.approval_id, %error,
+                    "cannot deliver an owed approval notification; the next sweep tries again"),
+            }
+        }
+        Ok(delivered)
+    }
+}
+
+async fn send_one(
+    inner: &Inner,
+    settings: Option<&Settings>,
+    notice: &Notice,
+) -> crate::Result<()> {
     let store = &inner.store;
     let Some(record) = store.approval(&notice.approval).await? else {
         return Ok(());
@@ -261,6 +349,18 @@ async fn send_one(inner: &Inner, settings: &Settings, notice: &Notice) -> crate:
     if record.status != store::ApprovalStatus::Pending {
         return Ok(());
     }
+    let read;
+    let settings = match settings {
+        Some(settings) => settings,
+        None => {
+            let bot = match store.run(&record.run_id).await? {
+                Some(run) => run.bot,
+                None => return Ok(()),
+            };
+            read = Settings::of(inner, &bot);
+            &read
+        }
+    };
     // Only the approvers who have not voted yet are told.
     let approvers: Vec<String> = record
         .approvers
@@ -292,7 +392,7 @@ async fn send_one(inner: &Inner, settings: &Settings, notice: &Notice) -> crate:
         details,
         crate::time::now_ms(),
     );
-    for write in deliver(settings, &message).await {
+    for write in deliver(settings, &secret, &message).await {
         store.record_approval(write, crate::time::now_ms()).await?;
     }
     Ok(())
@@ -300,7 +400,7 @@ async fn send_one(inner: &Inner, settings: &Settings, notice: &Notice) -> crate:
 
 /// Delivers one message through its channel, falling back to the log;
 /// returns the audit entries to record.
-async fn deliver(settings: &Settings, message: &Message) -> Vec<ApprovalWrite> {
+async fn deliver(settings: &Settings, secret: &[u8], message: &Message) -> Vec<ApprovalWrite> {
     let id = message.notice.approval.clone();
     let audit =
         |kind: &str, who: Option<String>, channel: &str, detail: Value| ApprovalWrite::Audit {
@@ -315,7 +415,14 @@ async fn deliver(settings: &Settings, message: &Message) -> Vec<ApprovalWrite> {
     let attempt = match via {
         "log" => Ok(log::send(message)),
         "email" => timed(email::send(&settings.smtp, message)).await,
-        "webhook" => timed(webhook::send(settings.webhook_url.as_deref(), message)).await,
+        "webhook" => {
+            timed(webhook::send(
+                settings.webhook_url.as_deref(),
+                secret,
+                message,
+            ))
+            .await
+        }
         other => Err(format!(
             "unknown approval channel {other:?} (VIA accepts \"log\", \"email\", \"webhook\")"
         )),
@@ -357,5 +464,14 @@ async fn timed(
             "no answer within {} seconds",
             DELIVERY_TIMEOUT.as_secs()
         )),
+    }
+}
+
+impl crate::Runtime {
+    /// The deployment secret that signs approval links and webhook POSTs
+    /// (`BOTFLOW_SECRET`, else the store's `link_secret`, created on first
+    /// use): what a webhook listener of this deployment verifies with.
+    pub async fn deployment_secret(&self) -> crate::Result<Vec<u8>> {
+        links::secret(&self.inner.store).await
     }
 }

@@ -2,11 +2,10 @@
 
 use axum::Json;
 use axum::extract::State;
+use runtime::Decider;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{
-    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, Store,
-};
+use store::{ApprovalAudit, ApprovalFilter, ApprovalRecord, ApprovalStatus, Store};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -172,41 +171,25 @@ async fn list_approvals(
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_LIST);
     let wait = poll::wait_of(&state, query.wait);
     let store = state.runtime().store();
-    let run = query.run.clone();
+    let filter = ApprovalFilter {
+        status,
+        run_id: query.run.clone(),
+        approver,
+        limit,
+        ..ApprovalFilter::default()
+    };
     let found = poll::until(
         &state,
         wait,
         |p| {
-            matches!(p, runtime::Progress::ApprovalRequested { run: r, .. }
-                if run.as_ref().is_none_or(|want| want == r))
+            matches!(p, runtime::Progress::ApprovalRequested { run, approvers, .. }
+                if filter.run_id.as_ref().is_none_or(|want| want == run)
+                    && filter.approver.as_ref().is_none_or(|who| approvers.contains(who)))
         },
         || async {
-            // The store cannot filter by approver: read more and filter here.
-            let fetch = if approver.is_some() {
-                MAX_LIST * 4
-            } else {
-                limit
-            };
-            let rows = store
-                .approvals(ApprovalFilter {
-                    status,
-                    run_id: run.clone(),
-                    limit: fetch,
-                    ..ApprovalFilter::default()
-                })
-                .await?;
-            let rows: Vec<Approval> = rows
-                .into_iter()
-                .filter(|a| {
-                    approver
-                        .as_ref()
-                        .is_none_or(|who| a.approvers.contains(who))
-                })
-                .take(limit as usize)
-                .map(Approval::from)
-                .collect();
+            let rows = store.approvals(filter.clone()).await?;
             let done = !rows.is_empty();
-            Ok((rows, done))
+            Ok((rows.into_iter().map(Approval::from).collect(), done))
         },
     )
     .await?;
@@ -299,39 +282,30 @@ async fn decide(
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> ApiResult<Json<Approval>> {
     let runtime = state.runtime();
-    if auth.is_approver() {
-        // A request not addressed to this approver is refused as such (403),
-        // whatever state it is in; the store checks it again in its transaction.
-        visible(&state, Some(auth.name()), &id).await?;
-    }
-    let decision = ApprovalDecision {
-        approve: matches!(body.decision, Verdict::Approve),
-        who: auth.name().to_owned(),
-        comment: body.comment,
-        channel: "api".to_owned(),
-        // The store's rules still apply to an admin: pending only, one
-        // vote each, and never approving a run they started.
-        admin: auth.is_admin(),
-        now: now_ms(),
+    // The path names a request, never a run: an unknown id is 404 before the
+    // runtime could read it as a run's. A request not addressed to an
+    // approver is refused as such (403), whatever state it is in; the store
+    // checks it again in the decision's transaction.
+    let only = auth.is_approver().then(|| auth.name());
+    visible(&state, only, &id).await?;
+    let by = if auth.is_admin() {
+        Decider::admin(auth.name())
+    } else {
+        Decider::approver(auth.name())
     };
-    // The store checks and records the decision in one transaction.
-    let record = runtime.store().decide_approval(&id, decision).await?;
-    if record.status != ApprovalStatus::Pending {
-        if let Some(at) = record.decided_at {
-            let took = u64::try_from(at.saturating_sub(record.created_at)).unwrap_or(0);
-            state
-                .metrics()
-                .approval_settled(std::time::Duration::from_millis(took));
-        }
-        // The settled request made its run due: this server's worker drives it now.
-        runtime.wake();
+    let approve = matches!(body.decision, Verdict::Approve);
+    // The runtime decides under the store's rules (in one transaction) and
+    // wakes this server's worker when the request is settled.
+    let record = runtime
+        .decide(&id, approve, by, body.comment, "api")
+        .await?;
+    if record.status != ApprovalStatus::Pending
+        && let Some(at) = record.decided_at
+    {
+        let took = u64::try_from(at.saturating_sub(record.created_at)).unwrap_or(0);
+        state
+            .metrics()
+            .approval_settled(std::time::Duration::from_millis(took));
     }
     Ok(Json(Approval::from(record)))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

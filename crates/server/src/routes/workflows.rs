@@ -111,8 +111,8 @@ pub struct StartRun {
     pub input: Option<Value>,
 }
 
-/// Starts a run of a workflow; the server's worker drives it. Roles: admin,
-/// operator. The run records the token's name as its starter (who may then
+/// Starts a run of a workflow and answers once the run exists; the server
+/// drives it on (await it with `/result?wait=`). Roles: admin, operator. The run records the token's name as its starter (who may then
 /// never approve it).
 #[utoipa::path(post, path = "/v1/workflows/{workflow}/runs", tag = "runs",
     security(("bearer" = [])),
@@ -138,13 +138,13 @@ async fn start_run(
     let input = body
         .input
         .unwrap_or_else(|| Value::Object(Default::default()));
+    // Answered once the run exists: its first durable point, group-committed
+    // with other runs' points, creates it; its driver goes on in the background.
     let (record, created) = runtime
-        .start_by(&found, input, body.id, Some(auth.name().to_owned()))
+        .launch(&found, input, body.id, Some(auth.name().to_owned()))
         .await?;
     let status = if created {
         state.metrics().run_started(&found.name);
-        // The worker in this process drives the new run now, not at its next poll.
-        runtime.wake();
         StatusCode::CREATED
     } else {
         StatusCode::OK

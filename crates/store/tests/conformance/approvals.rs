@@ -382,3 +382,63 @@ pub async fn a_decision_made_while_the_run_is_driven_still_wakes_it(h: &Harness)
     let run = s.run("r1").await.expect("read").expect("run");
     assert_eq!((run.status, run.wake_at), (RunStatus::Waiting, Some(180)));
 }
+
+pub async fn approvals_are_listed_by_the_approver_they_are_addressed_to(h: &Harness) {
+    let s = &h.store;
+    waiting_on(h, "r1", request("r1", "r1:3", &["m@x"], 1)).await;
+    let mut group = request("r2", "r2:3", &["a@x", "m@x"], 1);
+    group.group = Some("finance".to_owned());
+    waiting_on(h, "r2", group).await;
+    waiting_on(h, "r3", request("r3", "r3:3", &["a@x", "o\"brien%@x"], 1)).await;
+    let addressed_to = |who: &str, status: Option<ApprovalStatus>, limit: u32| {
+        let filter = ApprovalFilter {
+            approver: Some(who.to_owned()),
+            status,
+            limit,
+            ..ApprovalFilter::default()
+        };
+        async move {
+            s.approvals(filter)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // Addressed means listed among the approvers, a group's members included.
+    assert_eq!(addressed_to("m@x", None, 100).await, ["r1:3", "r2:3"]);
+    assert_eq!(addressed_to("a@x", None, 100).await, ["r2:3", "r3:3"]);
+    // Names match whole and exactly: no substring, no pattern, no JSON quoting.
+    assert!(addressed_to("x", None, 100).await.is_empty());
+    assert!(addressed_to("M@X", None, 100).await.is_empty());
+    assert!(addressed_to("finance", None, 100).await.is_empty());
+    assert!(addressed_to("%", None, 100).await.is_empty());
+    assert_eq!(addressed_to("o\"brien%@x", None, 100).await, ["r3:3"]);
+    // The limit counts addressed requests only, so none is crowded out.
+    assert_eq!(addressed_to("a@x", None, 1).await, ["r2:3"]);
+
+    // It combines with the other filters.
+    s.decide_approval("r2:3", decision(true, "a@x", 200))
+        .await
+        .expect("the approver decides");
+    let pending = Some(ApprovalStatus::Pending);
+    assert_eq!(addressed_to("m@x", pending, 100).await, ["r1:3"]);
+    assert_eq!(addressed_to("a@x", pending, 100).await, ["r3:3"]);
+    let of_run = s
+        .approvals(ApprovalFilter {
+            approver: Some("m@x".to_owned()),
+            run_id: Some("r2".to_owned()),
+            ..ApprovalFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        of_run
+            .iter()
+            .map(|a| (a.id.as_str(), a.status))
+            .collect::<Vec<_>>(),
+        [("r2:3", ApprovalStatus::Approved)]
+    );
+}

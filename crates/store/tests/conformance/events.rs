@@ -327,3 +327,147 @@ pub async fn event_cursors_only_move_forward(h: &Harness) {
     assert_eq!(s.event_cursor("t").await.expect("reads"), 8);
     assert_eq!(s.event_cursor("u").await.expect("reads"), 0);
 }
+
+/// Event names match ignoring case: whatever the spelling of the publish,
+/// the wait, the handler or the listing, it is the same event.
+pub async fn event_names_match_ignoring_case(h: &Harness) {
+    let waiter = started_run(&h.store, "waiter").await;
+    let handler = started_run(&h.store, "handler").await;
+    started_run(&h.store, "reader").await;
+    wait_for(
+        h,
+        "waiter",
+        waiter,
+        vec![Wait::Event {
+            name: "ORDER.paid".into(),
+            key: None,
+        }],
+        100,
+    )
+    .await;
+    wait_for(
+        h,
+        "handler",
+        handler,
+        vec![Wait::Handler {
+            name: "order.PAID".into(),
+        }],
+        100,
+    )
+    .await;
+    let (record, created) = h
+        .store
+        .publish_event(new_event("p1", "Order.Paid", None, None), 150)
+        .await
+        .expect("publishes");
+    assert!(created);
+    assert_eq!(record.name, "order.paid", "names are kept in lower case");
+    assert_eq!(wake_at(h, "waiter").await, Some(150), "the wait is met");
+    assert_eq!(wake_at(h, "handler").await, Some(150), "the handler is met");
+    for spelling in ["order.paid", "ORDER.PAID", "Order.Paid"] {
+        assert_eq!(
+            next_id(h, query("reader", spelling, None, EventUse::Consume, &[]))
+                .await
+                .as_deref(),
+            Some("p1"),
+            "{spelling}"
+        );
+        let listed = h
+            .store
+            .events(store::EventFilter {
+                name: Some(spelling.to_owned()),
+                ..store::EventFilter::default()
+            })
+            .await
+            .expect("lists");
+        assert_eq!(listed.len(), 1, "{spelling}");
+    }
+
+    // Published by a durable point, in another spelling: the same name.
+    let publisher = started_run(&h.store, "publisher").await;
+    let mut p = point("publisher", publisher, json!({"pc": 1}));
+    p.events = vec![new_event("publisher:event#1", "ORDER.PAID", None, None)];
+    assert_eq!(
+        h.store.commit(vec![p]).await.expect("commit"),
+        vec![PointOutcome::Ok]
+    );
+    assert_eq!(
+        next_id(
+            h,
+            query("reader", "order.paid", None, EventUse::Consume, &["p1"])
+        )
+        .await
+        .as_deref(),
+        Some("publisher:event#1")
+    );
+}
+
+/// How many waits the store holds for `run`.
+async fn waits_of(h: &Harness, run: &str) -> String {
+    h.text(&format!(
+        "SELECT CAST(count(*) AS TEXT) FROM event_waits WHERE run_id = '{run}'"
+    ))
+    .await
+    .unwrap_or_default()
+}
+
+/// A run that ends waits for nothing: a point that ends it (cancelled,
+/// failed after a rejected point, or any terminal status) deletes its waits
+/// in its own transaction, even when it says nothing about them.
+pub async fn a_run_that_ends_leaves_no_waits(h: &Harness) {
+    for (run, status) in [
+        ("cancelled", RunStatus::Cancelled),
+        ("failed", RunStatus::Failed),
+        ("rejected", RunStatus::Rejected),
+    ] {
+        let epoch = started_run(&h.store, run).await;
+        wait_for(
+            h,
+            run,
+            epoch,
+            vec![
+                Wait::Event {
+                    name: "paid".into(),
+                    key: Some("k".into()),
+                },
+                Wait::Handler { name: "go".into() },
+            ],
+            100,
+        )
+        .await;
+        assert_eq!(
+            waits_of(h, run).await,
+            "2",
+            "{run}: the waits are registered"
+        );
+        let mut end = point(run, epoch, json!({"pc": 2}));
+        end.status = status;
+        end.now = 200;
+        assert!(
+            end.waits.is_none(),
+            "the ending point says nothing of waits"
+        );
+        assert_eq!(
+            h.store.commit(vec![end]).await.expect("commit"),
+            vec![PointOutcome::Ok]
+        );
+        assert_eq!(waits_of(h, run).await, "0", "{run}: no wait is left");
+    }
+    // A run that only goes on waiting keeps its waits.
+    let epoch = started_run(&h.store, "still").await;
+    wait_for(
+        h,
+        "still",
+        epoch,
+        vec![Wait::Handler { name: "go".into() }],
+        100,
+    )
+    .await;
+    let mut more = point("still", epoch, json!({"pc": 3}));
+    more.status = RunStatus::Waiting;
+    assert_eq!(
+        h.store.commit(vec![more]).await.expect("commit"),
+        vec![PointOutcome::Ok]
+    );
+    assert_eq!(waits_of(h, "still").await, "1");
+}

@@ -2,6 +2,7 @@
 //! `shared/bench/W1.md`), in process, with the built-in no-op bots.
 //!
 //! - `w1.rs`: the procedure of W1 §5 (warm-up, phases, figures);
+//! - `http.rs`: `--mode http`, the same driver protocol over the HTTP API;
 //! - `durability.rs`: W1 §6 (a child process killed with SIGKILL at 40 %);
 //! - `report.rs`: the bot-log check, CPU time, the table and the JSON.
 //!
@@ -11,6 +12,8 @@
 //! request through the engine and decides it as `manager@company.com`).
 
 mod durability;
+mod http;
+mod nodes;
 mod report;
 mod w1;
 

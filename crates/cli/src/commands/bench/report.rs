@@ -25,7 +25,18 @@ pub const EXPECTED: [&str; 5] = [
 /// on Linux), which covers every thread of the process: the engine, its
 /// store and the in-process driver tasks. `None` where there is no `/proc`.
 pub fn cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_ms_of("/proc/self/stat")
+}
+
+/// User+system CPU time of the calling thread so far, in milliseconds
+/// (`/proc/thread-self/stat`, same fields): what the HTTP bench's client
+/// thread costs, to be told apart from the engine's.
+pub fn thread_cpu_ms() -> Option<f64> {
+    cpu_ms_of("/proc/thread-self/stat")
+}
+
+fn cpu_ms_of(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces; fields after it follow ")".
     let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -127,6 +138,11 @@ pub struct PhaseReport {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Over HTTP: the start latency (request to `201`), p50 and p99.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_p50_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_p99_ms: Option<f64>,
     /// User+system CPU of this process per completed workflow (`None`
     /// without `/proc`). PostgreSQL's own CPU is not included.
     pub cpu_ms_per_wf: Option<f64>,
@@ -152,13 +168,24 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Prints the summary table to stdout.
+/// Prints the summary table to stdout. Phases run over HTTP (they have
+/// start latencies) get the start p50 and p99 columns.
 pub fn print_table(phases: &[PhaseReport], db: &str) -> anyhow::Result<()> {
-    outln!("\nW1 support-flow, in-process, store {db}")?;
+    let http = phases.iter().any(|p| p.start_p50_ms.is_some());
+    let (how, start_head, start_rule) = if http {
+        (
+            "over HTTP (loopback)",
+            " start p50 ms | start p99 ms |",
+            "---|---|",
+        )
+    } else {
+        ("in-process", "", "")
+    };
+    outln!("\nW1 support-flow, {how}, store {db}")?;
     outln!(
-        "| variant | c | completed | wf/s | p50 ms | p99 ms | max ms | CPU ms/wf | points/commit | bot log |"
+        "| variant | c | completed | wf/s | p50 ms | p99 ms | max ms |{start_head} CPU ms/wf | points/commit | bot log |"
     )?;
-    outln!("|---|---|---|---|---|---|---|---|---|---|")?;
+    outln!("|---|---|---|---|---|---|---|{start_rule}---|---|---|")?;
     for p in phases {
         let cpu = p
             .cpu_ms_per_wf
@@ -168,8 +195,14 @@ pub fn print_table(phases: &[PhaseReport], db: &str) -> anyhow::Result<()> {
         } else {
             format!("{} missing, {} duplicate", p.log.missing, p.log.duplicates)
         };
+        let starts = if http {
+            let ms = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"));
+            format!(" {} | {} |", ms(p.start_p50_ms), ms(p.start_p99_ms))
+        } else {
+            String::new()
+        };
         outln!(
-            "| {} | {} | {}/{} | {:.1}{} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {} |",
+            "| {} | {} | {}/{} | {:.1}{} | {:.2} | {:.2} | {:.2} |{} {} | {:.1} | {} |",
             p.variant.name(),
             p.concurrency,
             p.completed,
@@ -179,6 +212,7 @@ pub fn print_table(phases: &[PhaseReport], db: &str) -> anyhow::Result<()> {
             p.p50_ms,
             p.p99_ms,
             p.max_ms,
+            starts,
             cpu,
             p.points as f64 / p.commits.max(1) as f64,
             log
@@ -186,6 +220,9 @@ pub fn print_table(phases: &[PhaseReport], db: &str) -> anyhow::Result<()> {
     }
     if phases.iter().any(|p| p.capped) {
         outln!("* the time cap stopped the phase before it started all its workflows")?;
+    }
+    if http {
+        outln!("CPU ms/wf over HTTP: the process (server and engine) less the client's thread")?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `botflow bench w1`: the procedure of W1.md §5, in process.
+//! `botflow bench w1`: the procedure of W1.md §5, in process (over HTTP
+//! with `--mode http`: `http.rs`).
 //!
 //! For each variant and concurrency: a fresh store (a new SQLite file with
 //! the store's default `synchronous=FULL`) and bot log, a warm-up that is
@@ -25,6 +26,16 @@ use crate::runner;
 /// How often a starter looks at its run by itself while the approver has it.
 const POLL: Duration = Duration::from_secs(1);
 
+/// How the driver reaches the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Through the runtime's API, in this process.
+    Inproc,
+    /// Through the HTTP API of a server in this process, from a loopback
+    /// client (`http.rs`); start latencies are reported too.
+    Http,
+}
+
 /// Which variants to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum VariantArg {
@@ -36,6 +47,9 @@ pub enum VariantArg {
 /// Run workload W1 "support-flow" (shared/bench/W1.md) in process.
 #[derive(Debug, clap::Args)]
 pub struct W1Args {
+    /// How the driver reaches the engine: in process, or over HTTP.
+    #[arg(long, value_enum, default_value = "inproc")]
+    pub mode: Mode,
     /// The store: `sqlite` (a fresh SQLite file per phase, in a temp folder)
     /// or a postgres:// URL (shared by the phases; runs get fresh ids).
     #[arg(long, default_value = "sqlite", value_name = "sqlite|URL")]
@@ -71,6 +85,11 @@ pub struct W1Args {
     /// the child has finished them all.
     #[arg(long, default_value_t = 150, hide = true, value_name = "MS")]
     pub max_kill_delay_ms: u64,
+    /// Nodes sharing the PostgreSQL store, each a runtime of its own (node
+    /// id, connection pool, group committer) driving its share of the
+    /// concurrency and the workflows.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub nodes: usize,
 }
 
 pub fn run(args: W1Args) -> anyhow::Result<ExitCode> {
@@ -97,6 +116,8 @@ pub fn run(args: W1Args) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    super::nodes::check(args.nodes, is_pg, args.mode == Mode::Http)?;
+    super::http::check(&args)?;
     if args.durability {
         return super::durability::run(&args);
     }
@@ -123,26 +144,44 @@ pub fn run(args: W1Args) -> anyhow::Result<ExitCode> {
                     db: &args.db,
                     tag: &tag,
                     warmup: args.warmup,
+                    nodes: args.nodes,
                 };
-                phases.push(phase(setup, variant, c, runs, cap).await?);
+                phases.push(match args.mode {
+                    Mode::Inproc => phase(setup, variant, c, runs, cap).await?,
+                    Mode::Http => {
+                        let setup = super::http::HttpSetup {
+                            dir: &dir,
+                            db: &args.db,
+                            tag: &tag,
+                            warmup: args.warmup,
+                        };
+                        super::http::phase(setup, variant, c, runs, cap).await?
+                    }
+                });
             }
         }
         Ok(phases)
     })?;
-    report::print_table(
-        &phases,
-        if is_pg {
-            "PostgreSQL (CPU of the server not included)"
-        } else {
-            "SQLite synchronous=FULL"
-        },
-    )?;
+    let store_label = if is_pg {
+        "PostgreSQL (CPU of the server not included)"
+    } else {
+        "SQLite synchronous=FULL"
+    };
+    let store_label = match args.nodes {
+        1 => store_label.to_owned(),
+        n => format!("{store_label}, {n} nodes"),
+    };
+    report::print_table(&phases, &store_label)?;
     if let Some(path) = &args.json {
         let all = json!({
             "workload": "W1",
-            "mode": "inproc",
+            "mode": match args.mode {
+                Mode::Inproc => "inproc",
+                Mode::Http => "http",
+            },
             "db": if is_pg { "postgres" } else { "sqlite" },
             "pg_cpu_included": false,
+            "nodes": args.nodes,
             "phases": phases,
         });
         report::write_json(path, &all)?;
@@ -163,6 +202,7 @@ struct Setup<'a> {
     db: &'a str,
     tag: &'a str,
     warmup: usize,
+    nodes: usize,
 }
 
 /// One phase on a fresh store: warm-up, then `runs` workflows at concurrency `c`.
@@ -184,6 +224,9 @@ async fn phase(
     let approver =
         (variant == Variant::Approval).then(|| super::spawn_approver(&bench, bench.rt.subscribe()));
     let prefix = format!("w1-{}-{}-c{c}", setup.tag, variant.name());
+    let others =
+        super::nodes::Others::open(&db, &bots, &setup.dir.join("bot.log"), setup.nodes, variant)
+            .await?;
 
     let warm = drive_all(
         &bench,
@@ -209,13 +252,22 @@ async fn phase(
     );
     bar.set_message(format!("W1-{} c={c}", variant.name()));
     let stats = bench.rt.stats();
-    let (points0, commits0) = (stats.points(), stats.commits());
+    let (more_points0, more_commits0) = others.totals();
+    let (points0, commits0) = (
+        stats.points() + more_points0,
+        stats.commits() + more_commits0,
+    );
     let cpu0 = report::cpu_ms();
     let started = Instant::now();
-    let done = drive_all(&bench, variant, c, runs, cap, &prefix, Some(&bar)).await;
+    let done =
+        super::nodes::drive_all(&bench, &others, variant, c, runs, cap, &prefix, Some(&bar)).await;
     let wall = started.elapsed().as_secs_f64();
     let cpu = report::cpu_ms().zip(cpu0).map(|(b, a)| b - a);
-    let (points, commits) = (stats.points() - points0, stats.commits() - commits0);
+    let (more_points, more_commits) = others.totals();
+    let (points, commits) = (
+        stats.points() + more_points - points0,
+        stats.commits() + more_commits - commits0,
+    );
     bar.finish_and_clear();
     if let Some(approver) = approver {
         approver.abort();
@@ -233,6 +285,7 @@ async fn phase(
     let mut latencies = done.latencies_ms;
     latencies.sort_by(f64::total_cmp);
     let log = report::check_log(bench.log.path(), &done.started)?;
+    others.close().await;
     bench.rt.store().close().await;
     Ok(PhaseReport {
         variant,
@@ -246,6 +299,8 @@ async fn phase(
         p50_ms: report::percentile(&latencies, 50.0),
         p99_ms: report::percentile(&latencies, 99.0),
         max_ms: latencies.last().copied().unwrap_or(0.0),
+        start_p50_ms: None,
+        start_p99_ms: None,
         cpu_ms_per_wf: cpu.map(|ms| ms / completed.max(1) as f64),
         points,
         commits,
@@ -254,7 +309,7 @@ async fn phase(
 }
 
 /// Whether `result` is W1's result (W1.md §3, `END WORKFLOW`) for run `id`.
-fn is_w1_result(result: Option<&Value>, id: &str, variant: Variant) -> bool {
+pub(super) fn is_w1_result(result: Option<&Value>, id: &str, variant: Variant) -> bool {
     let Some(Value::Object(result)) = result else {
         return false;
     };
