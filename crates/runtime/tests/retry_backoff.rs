@@ -83,6 +83,16 @@ async fn a_failed_attempt_waits_durably_for_its_back_off_then_succeeds() {
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0].attempts, 1, "the failed attempt is recorded");
     assert_eq!(steps[0].status, store::StepStatus::Running);
+    // `runs show` says what the run waits for, and until when.
+    let waiting = rt.view("r").await.expect("reads");
+    assert_eq!(waiting.waits.len(), 1, "{:?}", waiting.waits);
+    assert_eq!(
+        waiting.waits[0].what,
+        runtime::WaitFor::Retry { failures: 1 },
+        "{}",
+        waiting.waits[0].describe()
+    );
+    assert_eq!(waiting.waits[0].deadline_ms, Some(due));
 
     assert_eq!(
         rt.run_to_end("r").await.expect("driven"),

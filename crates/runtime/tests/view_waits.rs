@@ -152,6 +152,7 @@ async fn a_waiting_run_says_what_it_waits_for() {
                     runtime::WaitFor::Event { .. } => "event",
                     runtime::WaitFor::Message { .. } => "message",
                     runtime::WaitFor::Timer => "timer",
+                    runtime::WaitFor::Retry { .. } => "attempt",
                     runtime::WaitFor::Handler { .. } => "ON EVENT",
                 }),
                 "{}: {line}",

@@ -49,6 +49,11 @@ pub enum WaitFor {
     Message { as_type: Option<String> },
     /// `DELAY` / `WAIT n`.
     Timer,
+    /// The back-off before the next attempt of a failed bot step (`RETRY n`).
+    Retry {
+        /// Failed attempts so far.
+        failures: u32,
+    },
     /// An `ON EVENT name DO` handler: an event of that name runs it (and
     /// makes the run due), though the run does not wait for it to go on.
     Handler { name: String },
@@ -111,6 +116,13 @@ impl WaitView {
                 Some(at) => format!("a timer due at {at}"),
                 None => "a timer".to_owned(),
             },
+            WaitFor::Retry { failures } => {
+                let next = match &self.deadline {
+                    Some(at) => format!(" due at {at}"),
+                    None => String::new(),
+                };
+                format!("the next attempt of a failed bot step ({failures} failed so far){next}")
+            }
         }
     }
 }
@@ -156,7 +168,20 @@ pub(crate) fn waits(stored: &Stored, approvals: &[ApprovalRecord]) -> Vec<WaitVi
                 WaitFor::Timer,
                 stored.timers.get(&request.id).copied(),
             )),
-            _ => {}
+            _ => {
+                // A bot request backing off before its next attempt.
+                if let Some(retry) = stored.retries.get(&request.id)
+                    && let Some(due) = retry.due
+                {
+                    found.push(WaitView::new(
+                        request.path.clone(),
+                        WaitFor::Retry {
+                            failures: retry.failures,
+                        },
+                        Some(due),
+                    ));
+                }
+            }
         }
     }
     for name in stored.engine.handler_names() {

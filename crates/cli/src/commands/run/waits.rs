@@ -40,7 +40,7 @@ pub(crate) fn lines(run: &str, wait: &WaitView, extra: &str) -> (String, Vec<Str
                 "`botflow runs send {run} TEXT{extra}` continues it"
             )]
         }
-        WaitFor::Timer => {
+        WaitFor::Timer | WaitFor::Retry { .. } => {
             vec!["`botflow worker` (or `botflow resume` after that time) continues it".to_owned()]
         }
     };
