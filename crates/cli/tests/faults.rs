@@ -311,10 +311,18 @@ fn redis_killed_under_load_and_started_again_loses_no_run_and_the_workers_reconn
 
 /// `botflow worker` on `db` with `extra` arguments, stopped after `within`
 /// if it still runs; returns (exited by itself, success, stderr).
-fn worker_once(bots: &Path, db: &str, extra: &[&str], within: Duration) -> (bool, bool, String) {
+/// Runs `botflow <command>` (`worker` or `serve`) until it exits or `within`
+/// passes: whether it exited, whether it succeeded, and its stderr.
+fn node_once(
+    command: &str,
+    bots: &Path,
+    db: &str,
+    extra: &[&str],
+    within: Duration,
+) -> (bool, bool, String) {
     let mut child = botflow()
         .env_remove("BOTFLOW_REDIS")
-        .args(["worker", "--poll-ms", "200", "--bots"])
+        .args([command, "--poll-ms", "200", "--bots"])
         .arg(bots)
         .args(["--db", db])
         .args(extra)
@@ -358,28 +366,40 @@ fn a_database_that_does_not_answer_is_retried_with_back_off_then_given_up_precis
     let dir = tempfile::tempdir().expect("a temp dir");
     let bots = deployment(dir.path());
     let url = format!("postgres://botflow:hunter2@127.0.0.1:{}/test", free_port());
-    let (exited, ok, stderr) = worker_once(
-        &bots,
-        &url,
-        &["--connect-timeout", "3"],
-        Duration::from_secs(60),
-    );
-    assert!(exited && !ok, "the worker gave up and failed: {stderr}");
-    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
-    assert!(!stderr.contains("hunter2"), "no password: {stderr}");
-    let retries = stderr
-        .lines()
-        .filter(|l| l.contains("cannot reach the database") && l.contains("retrying in"))
-        .count();
-    assert!(retries >= 2, "each attempt was printed: {stderr}");
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.contains("cannot reach the database postgres://botflow:***@127.0.0.1:")
-            && last.contains("gave up after")
-            && last.contains("--connect-timeout 3"),
-        "a precise last word: {stderr}"
-    );
-    println!("unreachable database: {retries} retries printed, then: {last}");
+    for command in ["worker", "serve"] {
+        let (exited, ok, stderr) = node_once(
+            command,
+            &bots,
+            &url,
+            &["--connect-timeout", "3"],
+            Duration::from_secs(60),
+        );
+        assert!(exited && !ok, "{command} gave up and failed: {stderr}");
+        assert!(
+            !stderr.contains("panicked"),
+            "{command}: no panic: {stderr}"
+        );
+        assert!(
+            !stderr.contains("hunter2"),
+            "{command}: no password: {stderr}"
+        );
+        let retries = stderr
+            .lines()
+            .filter(|l| l.contains("cannot reach the database") && l.contains("retrying in"))
+            .count();
+        assert!(
+            retries >= 2,
+            "{command}: each attempt was printed: {stderr}"
+        );
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("cannot reach the database postgres://botflow:***@127.0.0.1:")
+                && last.contains("gave up after")
+                && last.contains("--connect-timeout 3"),
+            "{command}: a precise last word: {stderr}"
+        );
+        println!("unreachable database, {command}: {retries} retries printed, then: {last}");
+    }
 }
 
 #[test]
@@ -401,7 +421,7 @@ fn an_unknown_user_or_database_is_refused_at_once_with_what_the_server_said() {
         ),
     ];
     for (url, said) in cases {
-        let (exited, ok, stderr) = worker_once(&bots, &url, &[], Duration::from_secs(30));
+        let (exited, ok, stderr) = node_once("worker", &bots, &url, &[], Duration::from_secs(30));
         assert!(
             exited && !ok,
             "{url}: the worker stopped and failed: {stderr}"
@@ -457,7 +477,7 @@ fn a_schema_newer_than_the_binary_is_refused_and_left_as_it_was() {
         })
     };
     let before = read("set");
-    let (exited, ok, stderr) = worker_once(&bots, &db.url, &[], Duration::from_secs(30));
+    let (exited, ok, stderr) = node_once("worker", &bots, &db.url, &[], Duration::from_secs(30));
     assert!(exited && !ok, "the worker refused: {stderr}");
     assert!(
         stderr.contains("schema is version 9999, newer than this botflow supports"),

@@ -85,6 +85,11 @@ pub struct Args {
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub reload_ms: Option<u64>,
+    /// How long to keep trying to reach the database at start-up, in
+    /// seconds, before giving up (each attempt that fails is printed).
+    #[arg(long, default_value_t = 30, value_name = "S",
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub connect_timeout: u64,
 }
 
 fn cors_origin(text: &str) -> Result<String, String> {
@@ -104,6 +109,7 @@ struct Settings {
     header_timeout: Duration,
     request_timeout: Duration,
     reload: Option<Duration>,
+    connect_timeout: Duration,
 }
 
 impl Settings {
@@ -143,6 +149,7 @@ impl Settings {
                 .unwrap_or(30_000)),
             reload: Some(ms(args.reload_ms.or(file.reload_ms).unwrap_or(1000)))
                 .filter(|every| !every.is_zero()),
+            connect_timeout: Duration::from_secs(args.connect_timeout),
         })
     }
 }
@@ -152,7 +159,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deployment = runner::deployment_at(&settings.bots)?;
     runner::init_logging();
     runner::block_on(async move {
-        let store = runner::open_store(&settings.db).await?;
+        let store =
+            super::worker::open_store_retrying(&settings.db, settings.connect_timeout).await?;
         let mut options = runner::runtime_options()?;
         // The environment's BOTFLOW_LEASE_MS wins over the file's lease-ms.
         if let Some(lease) = settings.lease_ms
