@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use store::{AnyStore, DurablePoint, PointOutcome, Store};
+use store::{AnyStore, DurablePoint, GroupWrite, GroupWritten, PointOutcome, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::wakeups::Waker;
@@ -24,6 +24,20 @@ use crate::{Error, Result};
 
 /// What a waiter gets back: the point's outcome once its batch committed.
 type Reply = oneshot::Sender<Result<PointOutcome, String>>;
+
+/// What a writer gets back: its write's result once its batch committed
+/// (the outer `Err` is the batch's failure).
+type WriteReply = oneshot::Sender<Result<store::Result<GroupWritten>, String>>;
+
+/// One item of the committer's queue.
+// Points are nearly every job: boxing them to shrink the rare write would
+// cost an allocation per point.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Point(DurablePoint, Reply),
+    /// A decision or an approval audit, applied after the batch's points.
+    Write(GroupWrite, WriteReply),
+}
 
 /// Counters of the committer, for tests and benchmarks.
 #[derive(Debug, Default)]
@@ -47,7 +61,7 @@ impl CommitStats {
 /// A cheap-clone handle to the committer task.
 #[derive(Clone, Debug)]
 pub(crate) struct Committer {
-    tx: mpsc::UnboundedSender<(DurablePoint, Reply)>,
+    tx: mpsc::UnboundedSender<Job>,
     stats: Arc<CommitStats>,
 }
 
@@ -78,9 +92,26 @@ impl Committer {
     /// transaction has committed.
     pub(crate) async fn commit(&self, point: DurablePoint) -> Result<PointOutcome> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((point, reply)).map_err(|_| Error::Closed)?;
+        self.tx
+            .send(Job::Point(point, reply))
+            .map_err(|_| Error::Closed)?;
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(message)) => Err(Error::Commit(message)),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Applies one write in the next group commit (batched with points and
+    /// other writes) and waits until its transaction has committed. The inner
+    /// result is the write's own: a refused decision, which changed nothing.
+    pub(crate) async fn write(&self, write: GroupWrite) -> Result<store::Result<GroupWritten>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Write(write, reply))
+            .map_err(|_| Error::Closed)?;
+        match answer.await {
+            Ok(Ok(written)) => Ok(written),
             Ok(Err(message)) => Err(Error::Commit(message)),
             Err(_) => Err(Error::Closed),
         }
@@ -93,7 +124,7 @@ impl Committer {
 
 async fn run(
     store: AnyStore,
-    mut rx: mpsc::UnboundedReceiver<(DurablePoint, Reply)>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     max_batch: usize,
     crash_after: Option<u64>,
     stats: Arc<CommitStats>,
@@ -101,23 +132,32 @@ async fn run(
 ) {
     let mut points = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
-    while let Some((point, reply)) = rx.recv().await {
-        points.push(point);
-        replies.push(reply);
-        while points.len() < max_batch {
-            match rx.try_recv() {
-                Ok((point, reply)) => {
+    let mut writes = Vec::new();
+    let mut write_replies: Vec<WriteReply> = Vec::new();
+    while let Some(job) = rx.recv().await {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Point(point, reply) => {
                     points.push(point);
                     replies.push(reply);
                 }
-                Err(_) => break,
+                Job::Write(write, reply) => {
+                    writes.push(write);
+                    write_replies.push(reply);
+                }
+            }
+            if points.len() + writes.len() < max_batch {
+                next = rx.try_recv().ok();
             }
         }
         let count = points.len() as u64;
         let published = points.iter().any(|p| !p.events.is_empty());
-        let result = store.commit(std::mem::take(&mut points)).await;
+        let result = store
+            .commit_group(std::mem::take(&mut points), std::mem::take(&mut writes))
+            .await;
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, written)) => {
                 let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
                 stats.points.fetch_add(count, Ordering::Relaxed);
                 if crash_after.is_some_and(|n| commits >= n) {
@@ -128,6 +168,9 @@ async fn run(
                     // A driver that stopped waiting has nothing left to tell.
                     let _ = reply.send(Ok(outcome));
                 }
+                for (reply, written) in write_replies.drain(..).zip(written) {
+                    let _ = reply.send(Ok(written));
+                }
                 if published {
                     waker.wake();
                 }
@@ -136,6 +179,9 @@ async fn run(
                 let message = error.to_string();
                 tracing::error!(%message, "group commit failed");
                 for reply in replies.drain(..) {
+                    let _ = reply.send(Err(message.clone()));
+                }
+                for reply in write_replies.drain(..) {
                     let _ = reply.send(Err(message.clone()));
                 }
             }

@@ -1098,6 +1098,13 @@ impl Driver {
                 None => ready.extend(self.rx.recv().await),
             }
         }
+        if self.tasks.len() > 1 {
+            // Sibling requests (a PARALLEL's branches) usually answer within
+            // microseconds of each other: one yield lets them land in this
+            // pass, so their answers share one durable point (one commit)
+            // instead of one each.
+            tokio::task::yield_now().await;
+        }
         while let Ok(got) = self.rx.try_recv() {
             ready.push(got);
         }

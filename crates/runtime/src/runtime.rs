@@ -780,7 +780,21 @@ impl Runtime {
         comment: Option<String>,
         channel: &str,
     ) -> Result<ApprovalRecord> {
-        let by = by.into();
+        let (record, _) = self
+            .decide_claiming(request_or_run, approve, by.into(), comment, channel, false)
+            .await?;
+        Ok(record)
+    }
+
+    async fn decide_claiming(
+        &self,
+        request_or_run: &str,
+        approve: bool,
+        by: Decider<'_>,
+        comment: Option<String>,
+        channel: &str,
+        claim: bool,
+    ) -> Result<(ApprovalRecord, Option<RunRecord>)> {
         let store = &self.inner.store;
         let id = match store.approval(request_or_run).await? {
             Some(request) => request.id,
@@ -819,12 +833,62 @@ impl Runtime {
             admin: by.admin,
             now: now_ms(),
         };
-        let record = store.decide_approval(&id, decision).await?;
-        // A settled request made its run due: a worker in this process drives it now.
-        if record.status != ApprovalStatus::Pending {
+        let (record, claimed) = self.decide_in_group(id, decision, claim).await?;
+        // A settled request made its run due: a worker in this process drives
+        // it now, unless this call claimed it for its caller.
+        if record.status != ApprovalStatus::Pending && claimed.is_none() {
             self.inner.wake();
         }
-        Ok(record)
+        Ok((record, claimed))
+    }
+
+    /// Records a decision inside the next group commit (no transaction of
+    /// its own), claiming the run it makes due when `claim` is set.
+    async fn decide_in_group(
+        &self,
+        id: String,
+        decision: ApprovalDecision,
+        claim: bool,
+    ) -> Result<(ApprovalRecord, Option<RunRecord>)> {
+        let claim = claim.then(|| store::GroupClaim {
+            owner: self.inner.node.clone(),
+            ttl_ms: self.inner.options.lease_ttl_ms,
+        });
+        let write = store::GroupWrite::Decide {
+            id,
+            decision,
+            claim,
+        };
+        match self.inner.committer.write(write).await?? {
+            store::GroupWritten::Decided { approval, claimed } => {
+                Ok((*approval, claimed.map(|run| *run)))
+            }
+            store::GroupWritten::Approval => Err(Error::Commit(
+                "the group commit answered a decision with another write's result".to_owned(),
+            )),
+        }
+    }
+
+    /// [`decide`](Self::decide), and when the decision settles the request,
+    /// drives the run it made due right away: the decision and the run's claim
+    /// ride on one group commit instead of a transaction each. `None` when the
+    /// run was not claimed (still pending, or another driver holds it).
+    pub async fn decide_and_drive<'a>(
+        &self,
+        request_or_run: &str,
+        approve: bool,
+        by: impl Into<Decider<'a>>,
+        comment: Option<String>,
+        channel: &str,
+    ) -> Result<(ApprovalRecord, Option<Driven>)> {
+        let (record, claimed) = self
+            .decide_claiming(request_or_run, approve, by.into(), comment, channel, true)
+            .await?;
+        let driven = match claimed {
+            Some(run) => Some(self.drive_claimed(run).await?),
+            None => None,
+        };
+        Ok((record, driven))
     }
 
     fn admin_point(

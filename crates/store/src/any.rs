@@ -182,6 +182,14 @@ impl Store for AnyStore {
         delegate!(self.commit(points))
     }
 
+    async fn commit_group(
+        &self,
+        points: Vec<DurablePoint>,
+        writes: Vec<crate::GroupWrite>,
+    ) -> Result<(Vec<PointOutcome>, Vec<Result<crate::GroupWritten>>)> {
+        delegate!(self.commit_group(points, writes))
+    }
+
     async fn approvals(&self, filter: ApprovalFilter) -> Result<Vec<ApprovalRecord>> {
         delegate!(self.approvals(filter))
     }

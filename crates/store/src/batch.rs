@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::approval::{ApprovalWrite, NewApproval};
+use crate::group::{GroupWrite, GroupWritten};
 use crate::model::{DurablePoint, MemoryOp, PointOutcome, StepStatus, StepWrite};
 use crate::{Error, MAX_VALUE_BYTES, Result};
 
@@ -61,12 +62,33 @@ pub(crate) trait CommitTx: Send {
         marks: &EventMarks,
         now: i64,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Removes every registered wait of the runs in `runs_doc` (a JSON array
+    /// of run ids): one statement for all the points that wait for nothing.
+    fn clear_waits(&mut self, runs_doc: &str) -> impl Future<Output = Result<()>> + Send;
     /// Makes due the waiting runs that wait for one of the events of `events_doc`.
     fn wake_waiters(
         &mut self,
         events_doc: &str,
         now: i64,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Applies one write beside the points under a savepoint: the outer
+    /// `Err` fails the transaction, the inner one refuses this write alone.
+    fn group_write(
+        &mut self,
+        write: &GroupWrite,
+    ) -> impl Future<Output = Result<Result<GroupWritten>>> + Send;
+}
+
+/// Applies the writes that ride on a group commit, after its points, in order.
+pub(crate) async fn apply_writes<T: CommitTx>(
+    tx: &mut T,
+    writes: &[GroupWrite],
+) -> Result<Vec<Result<GroupWritten>>> {
+    let mut done = Vec::with_capacity(writes.len());
+    for write in writes {
+        done.push(tx.group_write(write).await?);
+    }
+    Ok(done)
 }
 
 /// A point's event records (see [`DurablePoint::consumed`]).
@@ -80,6 +102,14 @@ pub(crate) struct EventMarks {
 impl EventMarks {
     fn is_empty(&self) -> bool {
         self.consumed.is_empty() && self.delivered.is_empty() && self.waits.is_none()
+    }
+
+    /// Whether the only mark is "this run waits for nothing now" (every
+    /// final point, and a point that waits for an approval or a timer).
+    fn only_clears_waits(&self) -> bool {
+        self.consumed.is_empty()
+            && self.delivered.is_empty()
+            && self.waits.as_ref().is_some_and(Vec::is_empty)
     }
 }
 
@@ -124,12 +154,21 @@ struct PreparedPoint {
     steps: Vec<PreparedStep>,
     memory: Vec<PreparedMemory>,
     events: Vec<PreparedEvent>,
-    journal: Vec<(String, String)>,
+    /// The point's journal entries as one JSON array (one row for the point).
+    journal: Option<PreparedJournal>,
     approvals: Vec<ApprovalWrite>,
     marks: EventMarks,
     now: i64,
     create: Option<PreparedCreation>,
     release: bool,
+}
+
+/// A point's journal entries, serialised as the text of one row.
+struct PreparedJournal {
+    /// How many entries the row holds.
+    count: usize,
+    /// `[{"kind": ..., "data": ...}, ...]`, each `data` as serialised once.
+    entries: String,
 }
 
 /// A run's creation with its input serialised.
@@ -293,11 +332,7 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
             from_run: event.from_run,
         });
     }
-    let mut journal = Vec::with_capacity(point.journal.len());
-    for entry in point.journal {
-        let data = to_json(&entry.data, || format!("journal {} data", entry.kind))?;
-        journal.push((entry.kind, data));
-    }
+    let journal = journal_row(point.journal)?;
     for write in &point.approvals {
         check_approval(write)?;
     }
@@ -338,6 +373,36 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         create,
         release: point.release,
     })
+}
+
+/// A point's journal entries as the text of its one journal row; each
+/// entry's `data` is checked against [`MAX_VALUE_BYTES`] as before, and the
+/// row as a whole too.
+fn journal_row(entries: Vec<crate::model::NewJournalEntry>) -> Result<Option<PreparedJournal>> {
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let count = entries.len();
+    let mut text = String::with_capacity(64 * count);
+    text.push('[');
+    for (i, entry) in entries.iter().enumerate() {
+        let data = to_json(&entry.data, || format!("journal {} data", entry.kind))?;
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str("{\"kind\":");
+        // Serialising a string cannot fail.
+        text.push_str(&serde_json::to_string(&entry.kind).unwrap_or_else(|_| "\"\"".to_owned()));
+        text.push_str(",\"data\":");
+        text.push_str(&data);
+        text.push('}');
+    }
+    text.push(']');
+    check_len(&text, || "the point's journal".to_owned())?;
+    Ok(Some(PreparedJournal {
+        count,
+        entries: text,
+    }))
 }
 
 /// Rejects an approval write holding a value above the size limit.
@@ -441,13 +506,13 @@ struct EventRow<'a> {
     at: i64,
 }
 
+/// One point's journal row: `n` entries, numbered on from the run's last.
 #[derive(Serialize)]
 struct JournalRow<'a> {
     run_id: &'a str,
     n: usize,
     at: i64,
-    kind: &'a str,
-    data: &'a str,
+    entries: &'a str,
 }
 
 fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
@@ -603,17 +668,13 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
 
         let journal: Vec<JournalRow<'_>> = live
             .iter()
-            .flat_map(|p| {
-                p.journal
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (kind, data))| JournalRow {
-                        run_id: &p.run_id,
-                        n: i + 1,
-                        at: p.now,
-                        kind,
-                        data,
-                    })
+            .filter_map(|p| {
+                p.journal.as_ref().map(|j| JournalRow {
+                    run_id: &p.run_id,
+                    n: j.count,
+                    at: p.now,
+                    entries: &j.entries,
+                })
             })
             .collect();
         if !journal.is_empty() {
@@ -628,11 +689,17 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
 
         // After the round's events are in, so a wait sees an event published
         // beside it, and a publish sees the waits registered beside it.
+        let mut cleared: Vec<&str> = Vec::new();
         for point in &live {
-            if !point.marks.is_empty() {
+            if point.marks.only_clears_waits() {
+                cleared.push(&point.run_id);
+            } else if !point.marks.is_empty() {
                 tx.event_marks(&point.run_id, &point.marks, point.now)
                     .await?;
             }
+        }
+        if !cleared.is_empty() {
+            tx.clear_waits(&to_doc(&cleared)?).await?;
         }
         if let Some(doc) = &events_doc {
             let now = live.iter().map(|p| p.now).max().unwrap_or(0);

@@ -52,6 +52,7 @@ mod delegate;
 mod error;
 mod event;
 mod event_sql;
+mod group;
 mod model;
 mod notice_sql;
 mod postgres;
@@ -73,6 +74,7 @@ pub use approval::{
 pub use approval::{NoticeReason, OwedNotice};
 pub use error::{Error, Result};
 pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, event_value};
+pub use group::{GroupClaim, GroupWrite, GroupWritten};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
     NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunRecord, RunStatus,
@@ -88,7 +90,7 @@ pub use version::schema_version;
 pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The current time in epoch milliseconds, for rows the caller gives no time for.
 fn now_ms() -> i64 {

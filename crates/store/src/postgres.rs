@@ -121,11 +121,16 @@ const COMMIT_RETRIES: u32 = 3;
 
 impl PostgresStore {
     /// Applies a prepared batch in one transaction.
-    async fn commit_once(&self, batch: &mut batch::PreparedBatch) -> Result<()> {
+    async fn commit_once(
+        &self,
+        batch: &mut batch::PreparedBatch,
+        writes: &[crate::GroupWrite],
+    ) -> Result<Vec<Result<crate::GroupWritten>>> {
         let mut tx = PgTx(self.pool.begin().await?);
         batch::apply(&mut tx, batch).await?;
+        let written = batch::apply_writes(&mut tx, writes).await?;
         tx.0.commit().await?;
-        Ok(())
+        Ok(written)
     }
 
     /// Connects to `url` with default options.
@@ -326,13 +331,15 @@ ON CONFLICT (id) DO NOTHING";
 
 // Every statement reads the snapshot taken before it, so `max(seq)` sees the
 // journal as it was before this insert.
+// One row per point: its entries are numbered on from the run's last entry
+// (`last` of the run's latest row); a round holds one point per run.
 const APPEND_JOURNAL: &str = "\
-INSERT INTO journal (run_id, seq, at, kind, data)
-SELECT x.run_id,
-       coalesce((SELECT max(o.seq) FROM journal AS o WHERE o.run_id = x.run_id), 0) + x.n,
-       x.at, x.kind, x.data
-FROM json_to_recordset($1::json) AS x (run_id text, n bigint, at bigint, kind text,
-                                      data text)";
+INSERT INTO journal_points (run_id, seq, last, at, entries)
+SELECT x.run_id, b.base + 1, b.base + x.n, x.at, x.entries
+FROM json_to_recordset($1::json) AS x (run_id text, n bigint, at bigint, entries text)
+CROSS JOIN LATERAL (
+    SELECT coalesce((SELECT o.last FROM journal_points AS o WHERE o.run_id = x.run_id
+                     ORDER BY o.seq DESC LIMIT 1), 0) AS base) AS b";
 
 const MEMORY_SET_HISTORY: &str = "\
 INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
@@ -488,8 +495,31 @@ impl CommitTx for PgTx {
         .await
     }
 
+    async fn clear_waits(&mut self, runs_doc: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM event_waits WHERE run_id IN (SELECT json_array_elements_text($1::json))",
+        )
+        .bind(runs_doc)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
     async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<()> {
         events::wake_waiters_doc(&mut self.0, events_doc, now).await
+    }
+
+    async fn group_write(
+        &mut self,
+        write: &crate::GroupWrite,
+    ) -> Result<Result<crate::GroupWritten>> {
+        crate::group::group_write!(
+            &mut *self.0,
+            write,
+            approvals::decide,
+            approvals::apply_write,
+            Error::is_transient
+        )
     }
 }
 
@@ -630,12 +660,12 @@ impl Store for PostgresStore {
 
     async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
         let rows: Vec<rows::JournalRow> = sqlx::query_as(
-            "SELECT run_id, seq, at, kind, data FROM journal WHERE run_id = $1 ORDER BY seq",
+            "SELECT run_id, seq, at, entries FROM journal_points WHERE run_id = $1 ORDER BY seq",
         )
         .bind(run)
         .fetch_all(&self.pool)
         .await?;
-        rows::convert(rows)
+        rows::journal_entries(rows)
     }
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
@@ -779,9 +809,17 @@ impl Store for PostgresStore {
     }
 
     async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
+        Ok(self.commit_group(points, Vec::new()).await?.0)
+    }
+
+    async fn commit_group(
+        &self,
+        points: Vec<DurablePoint>,
+        writes: Vec<crate::GroupWrite>,
+    ) -> Result<(Vec<PointOutcome>, Vec<Result<crate::GroupWritten>>)> {
         let mut batch = batch::prepare(points);
-        if batch.is_empty() {
-            return Ok(batch.outcomes);
+        if batch.is_empty() && writes.is_empty() {
+            return Ok((batch.outcomes, Vec::new()));
         }
         // Two nodes' batches that touch the same rows in another order can
         // deadlock; PostgreSQL then aborts one transaction, which wrote
@@ -789,8 +827,8 @@ impl Store for PostgresStore {
         let outcomes = batch.outcomes.clone();
         let mut retries = 0;
         loop {
-            match self.commit_once(&mut batch).await {
-                Ok(()) => return Ok(batch.outcomes),
+            match self.commit_once(&mut batch, &writes).await {
+                Ok(written) => return Ok((batch.outcomes, written)),
                 Err(error) if error.is_transient() && retries < COMMIT_RETRIES => {
                     retries += 1;
                     tracing::warn!(%error, retries, "group commit aborted by the database; retrying");

@@ -142,27 +142,43 @@ impl TryFrom<StepRow> for StepRecord {
     }
 }
 
+/// One durable point's journal row: its entries, numbered from `seq`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct JournalRow {
     run_id: String,
     seq: i64,
     at: i64,
-    kind: String,
-    data: String,
+    entries: String,
 }
 
-impl TryFrom<JournalRow> for JournalEntry {
-    type Error = Error;
+/// One entry of a journal row's `entries` array.
+#[derive(serde::Deserialize)]
+struct StoredEntry {
+    kind: String,
+    data: Value,
+}
 
-    fn try_from(row: JournalRow) -> Result<Self> {
-        Ok(JournalEntry {
-            data: json("journal.data", &row.data)?,
-            run_id: row.run_id,
-            seq: row.seq,
-            at: row.at,
-            kind: row.kind,
-        })
+/// Expands journal rows (in `seq` order) into their entries, numbered on
+/// from each row's `seq`.
+pub(crate) fn journal_entries(rows: Vec<JournalRow>) -> Result<Vec<JournalEntry>> {
+    let mut out = Vec::with_capacity(rows.len() * 3);
+    for row in rows {
+        let entries: Vec<StoredEntry> =
+            serde_json::from_str(&row.entries).map_err(|source| Error::BadJson {
+                column: "journal_points.entries",
+                source,
+            })?;
+        for (seq, entry) in (row.seq..).zip(entries) {
+            out.push(JournalEntry {
+                run_id: row.run_id.clone(),
+                seq,
+                at: row.at,
+                kind: entry.kind,
+                data: entry.data,
+            });
+        }
     }
+    Ok(out)
 }
 
 #[derive(sqlx::FromRow)]

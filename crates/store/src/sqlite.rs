@@ -319,15 +319,19 @@ SELECT j.value ->> 'id', j.value ->> 'name', j.value ->> 'key', j.value ->> 'tar
 FROM jsonb_each(?1) AS j WHERE true ORDER BY j.value ->> 'ord'
 ON CONFLICT (id) DO NOTHING";
 
-// SQLite evaluates the whole SELECT before inserting when it reads the target
-// table, so `max(seq)` sees the journal as it was before this statement.
+// One row per point: its entries are numbered on from the run's last entry
+// (`last` of the run's latest row). SQLite evaluates the whole SELECT before
+// inserting when it reads the target table, so the lookup sees the journal as
+// it was before this statement; a round holds one point per run.
 const APPEND_JOURNAL: &str = "\
-INSERT INTO journal (run_id, seq, at, kind, data)
-SELECT j.value ->> 'run_id',
-       coalesce((SELECT max(o.seq) FROM journal AS o WHERE o.run_id = j.value ->> 'run_id'), 0)
-           + (j.value ->> 'n'),
-       j.value ->> 'at', j.value ->> 'kind', j.value ->> 'data'
-FROM jsonb_each(?1) AS j";
+INSERT INTO journal_points (run_id, seq, last, at, entries)
+SELECT x.run_id, x.base + 1, x.base + x.n, x.at, x.entries
+FROM (SELECT j.value ->> 'run_id' AS run_id, j.value ->> 'n' AS n, j.value ->> 'at' AS at,
+             j.value ->> 'entries' AS entries,
+             coalesce((SELECT o.last FROM journal_points AS o
+                       WHERE o.run_id = j.value ->> 'run_id'
+                       ORDER BY o.seq DESC LIMIT 1), 0) AS base
+      FROM jsonb_each(?1) AS j) AS x";
 
 const MEMORY_SET_HISTORY: &str = "\
 INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
@@ -484,8 +488,29 @@ impl CommitTx for SqliteTx {
         .await
     }
 
+    async fn clear_waits(&mut self, runs_doc: &str) -> Result<()> {
+        sqlx::query("DELETE FROM event_waits WHERE run_id IN (SELECT value FROM json_each(?1))")
+            .bind(runs_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
     async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<()> {
         events::wake_waiters_doc(&mut self.0, events_doc, now).await
+    }
+
+    async fn group_write(
+        &mut self,
+        write: &crate::GroupWrite,
+    ) -> Result<Result<crate::GroupWritten>> {
+        crate::group::group_write!(
+            &mut *self.0,
+            write,
+            approvals::decide,
+            approvals::apply_write,
+            |_: &Error| false
+        )
     }
 }
 
@@ -626,12 +651,12 @@ impl Store for SqliteStore {
 
     async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
         let rows: Vec<rows::JournalRow> = sqlx::query_as(
-            "SELECT run_id, seq, at, kind, data FROM journal WHERE run_id = ?1 ORDER BY seq",
+            "SELECT run_id, seq, at, entries FROM journal_points WHERE run_id = ?1 ORDER BY seq",
         )
         .bind(run)
         .fetch_all(&self.readers)
         .await?;
-        rows::convert(rows)
+        rows::journal_entries(rows)
     }
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
@@ -779,16 +804,25 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
+        Ok(self.commit_group(points, Vec::new()).await?.0)
+    }
+
+    async fn commit_group(
+        &self,
+        points: Vec<DurablePoint>,
+        writes: Vec<crate::GroupWrite>,
+    ) -> Result<(Vec<PointOutcome>, Vec<Result<crate::GroupWritten>>)> {
         let mut batch = batch::prepare(points);
-        if batch.is_empty() {
-            return Ok(batch.outcomes);
+        if batch.is_empty() && writes.is_empty() {
+            return Ok((batch.outcomes, Vec::new()));
         }
         // IMMEDIATE takes the write lock up front: a deferred transaction that
         // reads first could fail to upgrade if another process wrote meanwhile.
         let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
         batch::apply(&mut tx, &mut batch).await?;
+        let written = batch::apply_writes(&mut tx, &writes).await?;
         tx.0.commit().await?;
-        Ok(batch.outcomes)
+        Ok((batch.outcomes, written))
     }
 
     async fn approvals(&self, filter: crate::ApprovalFilter) -> Result<Vec<crate::ApprovalRecord>> {

@@ -11,6 +11,7 @@ use crate::approval::{
     TokenRedemption,
 };
 use crate::event::{EventQuery, RunMessage};
+use crate::group::{GroupWrite, GroupWritten};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewEvent, NewRun,
     PointOutcome, RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
@@ -123,6 +124,17 @@ pub trait Store: Send + Sync + 'static {
         &self,
         points: Vec<DurablePoint>,
     ) -> impl Future<Output = Result<Vec<PointOutcome>>> + Send;
+
+    /// [`commit`](Self::commit) with writes that ride on the same transaction
+    /// after the points ([`GroupWrite`]: decisions, approval audits), so they
+    /// cost no fsync of their own. Returns the points' outcomes and one result
+    /// per write, in order: a refused write (a decision the rules refuse)
+    /// changes nothing and does not stop the others.
+    fn commit_group(
+        &self,
+        points: Vec<DurablePoint>,
+        writes: Vec<GroupWrite>,
+    ) -> impl Future<Output = Result<(Vec<PointOutcome>, Vec<Result<GroupWritten>>)>> + Send;
 
     /// Approval requests matching the filter, oldest first.
     fn approvals(

@@ -9,6 +9,8 @@ mod approvals;
 mod creation;
 #[path = "conformance/events.rs"]
 mod events;
+#[path = "conformance/group.rs"]
+mod group;
 mod harness;
 #[path = "conformance/outbox.rs"]
 mod outbox;
@@ -21,6 +23,7 @@ use api_tokens::*;
 use approvals::*;
 use creation::*;
 use events::*;
+use group::*;
 use outbox::*;
 use schedules::*;
 use tokens::*;
@@ -117,6 +120,7 @@ conformance!(
     the_first_token_is_created_only_into_an_empty_table,
     concurrent_first_tokens_create_exactly_one,
     refused_tokens_change_nothing,
+    decisions_ride_on_a_group_commit_and_claim_their_run,
 );
 
 /// Runs a test body in its own task so that the harness is cleaned up (its

@@ -392,8 +392,16 @@ async fn send_one(
         details,
         crate::time::now_ms(),
     );
+    // The audit rides on the next group commit: no transaction of its own.
     for write in deliver(settings, &secret, &message).await {
-        store.record_approval(write, crate::time::now_ms()).await?;
+        let now = crate::time::now_ms();
+        inner
+            .committer
+            .write(store::GroupWrite::Approval {
+                write: Box::new(write),
+                now,
+            })
+            .await??;
     }
     Ok(())
 }

@@ -301,8 +301,18 @@ async fn approve(rt: Runtime, completions: Completions, run: String, approval: S
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let Err(error) = rt.decide(&approval, true, APPROVER, None, "bench").await else {
-            break;
+        // The decision and the claim of the run it makes due ride on one group
+        // commit; the claimed run is driven here at once.
+        let error = match rt
+            .decide_and_drive(&approval, true, APPROVER, None, "bench")
+            .await
+        {
+            Ok((_, Some(Driven::Finished(status)))) => {
+                completions.complete(&run, status);
+                return;
+            }
+            Ok(_) => break,
+            Err(error) => error,
         };
         let still_pending = match rt.pending_approvals(&run).await {
             Ok(pending) => pending.iter().any(|p| p.id == approval),

@@ -1,0 +1,166 @@
+//! Conformance tests for the writes that ride on a group commit beside the
+//! durable points: decisions (with the claim of the run they make due) and
+//! approval audits.
+
+use serde_json::json;
+use store::{
+    ApprovalDecision, ApprovalStatus, ApprovalWrite, DecisionRefused, Error, GroupClaim,
+    GroupWrite, GroupWritten, NewApproval, PointOutcome, RunStatus, Store,
+};
+
+use crate::harness::{Harness, point, started_run};
+
+fn request(run: &str) -> NewApproval {
+    NewApproval {
+        id: format!("{run}:3"),
+        run_id: run.to_owned(),
+        path: "3".to_owned(),
+        step: Some("3".to_owned()),
+        approvers: vec!["m@x".to_owned()],
+        group: None,
+        require_n: 1,
+        message: None,
+        via: "log".to_owned(),
+        timeout_ms: Some(1_000),
+        on_timeout: None,
+        escalations: 0,
+        started_by: Some("alice".to_owned()),
+        due_at: Some(1_100),
+    }
+}
+
+fn decide(run: &str, who: &str, claim: Option<GroupClaim>) -> GroupWrite {
+    GroupWrite::Decide {
+        id: format!("{run}:3"),
+        decision: ApprovalDecision {
+            approve: true,
+            who: who.to_owned(),
+            comment: None,
+            channel: "api".to_owned(),
+            admin: false,
+            now: 300,
+        },
+        claim,
+    }
+}
+
+/// Makes `run` wait for its approval request `<run>:3`; returns its epoch.
+async fn waiting(h: &Harness, run: &str) -> i64 {
+    let epoch = started_run(&h.store, run).await;
+    let mut p = point(run, epoch, json!({"pc": 1}));
+    p.status = RunStatus::Waiting;
+    p.wake_at = Some(1_100);
+    p.release = true;
+    p.approvals = vec![ApprovalWrite::Create(request(run))];
+    assert_eq!(
+        h.store.commit(vec![p]).await.expect("commit"),
+        vec![PointOutcome::Ok]
+    );
+    epoch
+}
+
+pub async fn decisions_ride_on_a_group_commit_and_claim_their_run(h: &Harness) {
+    let s = &h.store;
+    waiting(h, "r1").await;
+    let epoch2 = waiting(h, "r2").await;
+    let epoch3 = started_run(s, "r3").await;
+    let claim = GroupClaim {
+        owner: "n2".to_owned(),
+        ttl_ms: 1_000,
+    };
+    let audit = ApprovalWrite::Audit {
+        id: "r1:3".to_owned(),
+        kind: "notified".to_owned(),
+        who: Some("m@x".to_owned()),
+        channel: Some("log".to_owned()),
+        detail: json!({"ok": true}),
+    };
+    let (outcomes, written) = s
+        .commit_group(
+            vec![point("r3", epoch3, json!({"pc": 2}))],
+            vec![
+                // Refused: eve is no approver. Only this write is undone.
+                decide("r1", "eve@x", None),
+                decide("r2", "m@x", Some(claim.clone())),
+                GroupWrite::Approval {
+                    write: Box::new(audit),
+                    now: 250,
+                },
+            ],
+        )
+        .await
+        .expect("the group commits");
+    assert_eq!(outcomes, vec![PointOutcome::Ok]);
+    assert_eq!(written.len(), 3);
+    assert!(
+        matches!(
+            &written[0],
+            Err(Error::Refused(DecisionRefused::NotAnApprover { .. }))
+        ),
+        "{:?}",
+        written[0]
+    );
+    match &written[1] {
+        Ok(GroupWritten::Decided { approval, claimed }) => {
+            assert_eq!(approval.status, ApprovalStatus::Approved);
+            let run = claimed.as_ref().expect("the settled run is claimed");
+            assert_eq!(run.id, "r2");
+            assert_eq!(run.lease_owner.as_deref(), Some("n2"));
+            assert_eq!(run.lease_epoch, epoch2 + 1);
+            assert_eq!(run.lease_until, Some(300 + 1_000));
+        }
+        other => panic!("expected a decision, got {other:?}"),
+    }
+    assert!(matches!(&written[2], Ok(GroupWritten::Approval)));
+
+    // What committed is what each write answered.
+    let r3 = s.run("r3").await.expect("read").expect("r3");
+    assert_eq!(r3.state, json!({"pc": 2}));
+    let r1 = s.approval("r1:3").await.expect("read").expect("r1:3");
+    assert_eq!((r1.status, r1.votes.len()), (ApprovalStatus::Pending, 0));
+    let kinds: Vec<String> = s
+        .approval_audit("r1:3")
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(kinds, ["created", "notified"]);
+    let r2 = s.run("r2").await.expect("read").expect("r2");
+    assert_eq!(
+        (r2.status, r2.lease_owner.as_deref(), r2.lease_epoch),
+        (RunStatus::Waiting, Some("n2"), epoch2 + 1)
+    );
+
+    // A decision that settles nothing (already decided) is refused; a claim
+    // of a run that somebody leases is not made.
+    let (_, again) = s
+        .commit_group(Vec::new(), vec![decide("r2", "m@x", Some(claim.clone()))])
+        .await
+        .expect("the group commits");
+    assert!(
+        matches!(
+            &again[0],
+            Err(Error::Refused(DecisionRefused::NotPending { .. }))
+        ),
+        "{:?}",
+        again[0]
+    );
+    s.claim_run("r1", "other", 200, 10_000)
+        .await
+        .expect("the claim runs")
+        .expect("r1 is free");
+    let (_, held) = s
+        .commit_group(Vec::new(), vec![decide("r1", "m@x", Some(claim))])
+        .await
+        .expect("the group commits");
+    match &held[0] {
+        Ok(GroupWritten::Decided { approval, claimed }) => {
+            assert_eq!(approval.status, ApprovalStatus::Approved);
+            assert!(claimed.is_none(), "{claimed:?}");
+        }
+        other => panic!("expected a decision, got {other:?}"),
+    }
+    let r1 = s.run("r1").await.expect("read").expect("r1");
+    assert_eq!(r1.lease_owner.as_deref(), Some("other"));
+}
