@@ -1,5 +1,7 @@
 //! `--config botflow.toml`: the settings of the long-running commands
-//! (`serve`, `worker`) in a file.
+//! (`serve`, `worker`) in a file. Both read the same file; `worker` uses
+//! the keys it has a meaning for (db, bots, redis, poll-ms, concurrency,
+//! lease-ms) and leaves the server's to `serve`.
 //!
 //! Every key is optional. A value is taken from, in order: the command-line
 //! flag, its environment variable, the file, the built-in default. A key the
@@ -22,10 +24,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::UsageError;
+use crate::runner::DbArgs;
 
 /// The largest config file read (it is a handful of settings).
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -134,6 +138,107 @@ fn read(path: &Path) -> Result<String, String> {
         return Err(format!("it is larger than {MAX_CONFIG_BYTES} bytes"));
     }
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
+}
+
+/// The flags of the settings `serve` and `worker` share.
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// A botflow.toml with settings; flags and environment variables win
+    /// over it.
+    #[arg(long, env = "BOTFLOW_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The folder of bot packages the runs' steps ask [default: .].
+    #[arg(long, env = "BOTFLOW_BOTS", value_name = "FOLDER")]
+    pub bots: Option<PathBuf>,
+    /// The database: a SQLite file or a postgres:// URL (default:
+    /// $BOTFLOW_DATABASE_URL, else the config file's, else botflow.db).
+    #[arg(
+        long,
+        visible_alias = "database",
+        env = "BOTFLOW_DB",
+        value_name = "FILE"
+    )]
+    pub db: Option<String>,
+    /// Redis for wake-ups across nodes (`redis://host:6379`): a node that
+    /// makes a run due tells the others at once.
+    #[arg(long, env = "BOTFLOW_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+    /// The longest pause between looks for due runs, in milliseconds (a
+    /// safety net: runs this node drives wake it on time) [default: 1000].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub poll_ms: Option<u64>,
+    /// The most runs driven at once [default: 256].
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub concurrency: Option<u64>,
+    /// How long to keep trying to reach the database at start-up, in
+    /// seconds, before giving up (each attempt that fails is printed).
+    #[arg(long, default_value_t = 30, value_name = "S",
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub connect_timeout: u64,
+}
+
+/// The settings `serve` and `worker` share, after flags, environment,
+/// file and defaults are merged.
+#[derive(Debug)]
+pub struct Node {
+    /// The config file's settings (`serve` reads its own keys from it).
+    pub file: FileConfig,
+    pub bots: PathBuf,
+    pub db: DbArgs,
+    pub poll: Duration,
+    pub concurrency: usize,
+    /// The file's `lease-ms`; `BOTFLOW_LEASE_MS` wins over it.
+    pub lease_ms: Option<u64>,
+    pub connect_timeout: Duration,
+}
+
+impl NodeArgs {
+    /// Merges the flags with the config file (read here) and the defaults.
+    pub fn merge(self) -> Result<Node, UsageError> {
+        let file = FileConfig::load(self.config.as_deref())?;
+        Ok(Node {
+            bots: self
+                .bots
+                .or_else(|| file.bots.clone())
+                .unwrap_or_else(|| PathBuf::from(".")),
+            db: DbArgs {
+                db: database(self.db, &file),
+                redis: self.redis.or_else(|| file.redis.clone()),
+            },
+            poll: Duration::from_millis(self.poll_ms.or(file.poll_ms).unwrap_or(1000)),
+            // Bounded by the parsers (at most 65,536), so it fits.
+            concurrency: usize::try_from(self.concurrency.or(file.concurrency).unwrap_or(256))
+                .unwrap_or(256),
+            lease_ms: file.lease_ms,
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            file,
+        })
+    }
+}
+
+impl Node {
+    /// The runtime's options: the environment's, with the file's `lease-ms`
+    /// unless `BOTFLOW_LEASE_MS` is set.
+    pub fn runtime_options(&self) -> anyhow::Result<runtime::Options> {
+        let mut options = crate::runner::runtime_options()?;
+        if let Some(lease) = self.lease_ms
+            && env("BOTFLOW_LEASE_MS").is_none()
+        {
+            options.lease_ttl_ms = i64::try_from(lease).unwrap_or(i64::MAX);
+        }
+        Ok(options)
+    }
+
+    /// What `worker` and `serve` ask of their worker loop.
+    pub fn worker_options(&self) -> runtime::WorkerOptions {
+        runtime::WorkerOptions {
+            poll: self.poll,
+            concurrency: self.concurrency,
+            ..runtime::WorkerOptions::default()
+        }
+    }
 }
 
 /// The environment variable `name`, when set and not blank.

@@ -182,8 +182,11 @@ pub fn runtime_options() -> anyhow::Result<Options> {
 
 /// Builds the runtime on an open store, with the wake-ups [`open_store`] chose.
 pub fn runtime(store: AnyStore, deployment: Deployment) -> anyhow::Result<Runtime> {
-    let mut options = options()?;
-    options.wakeups = WAKEUPS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(runtime_with(store, deployment, runtime_options()?))
+}
+
+/// [`runtime`] with options of the caller's (from [`runtime_options`]).
+pub fn runtime_with(store: AnyStore, deployment: Deployment, options: Options) -> Runtime {
     let remote = options.wakeups != WakeupConfig::InProcess;
     let rt = Runtime::new(store, deployment, options);
     if remote {
@@ -192,7 +195,7 @@ pub fn runtime(store: AnyStore, deployment: Deployment) -> anyhow::Result<Runtim
             .unwrap_or_else(|e| e.into_inner())
             .push(rt.clone());
     }
-    Ok(rt)
+    rt
 }
 
 /// Logs the runtime's warnings (and wake-up connection changes) to stderr,

@@ -19,19 +19,35 @@ fn template() -> std::path::PathBuf {
 /// `botflow serve ARGS` in `dir` with `env`: `Ok` (the server, killed) once
 /// it printed `listening on`, `Err(stderr)` when it exited first.
 fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, (i32, String)> {
+    node("serve", "listening on ", dir, args, env)
+}
+
+/// `botflow COMMAND ARGS` in `dir` with `env`: `Ok` (the process, killed)
+/// once it printed a line starting with `ready`, `Err(stderr)` when it
+/// exited first.
+fn node(
+    subcommand: &str,
+    ready: &str,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, (i32, String)> {
     let mut command = botflow();
     command
         .current_dir(dir)
         .env_remove("BOTFLOW_DATABASE_URL")
         .env_remove("BOTFLOW_CONFIG")
-        .arg("serve")
+        .env_remove("BOTFLOW_DB")
+        .env_remove("BOTFLOW_BOTS")
+        .arg(subcommand)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child: Child = command.spawn().expect("botflow serve starts");
+    let mut child: Child = command.spawn().expect("botflow starts");
+    let ready = ready.to_owned();
     let pipe = child.stderr.take().expect("a stderr pipe");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -39,7 +55,7 @@ fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, (i32
         for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             seen.push_str(&line);
             seen.push('\n');
-            if line.starts_with("listening on ") {
+            if line.starts_with(&ready) {
                 let _ = tx.send(Ok(seen.clone()));
             }
         }
@@ -47,7 +63,7 @@ fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, (i32
     });
     let outcome = rx
         .recv_timeout(Duration::from_secs(60))
-        .expect("serve listens or exits within a minute");
+        .expect("botflow is ready or exits within a minute");
     match outcome {
         Ok(seen) => {
             // Our own child, by its handle.
@@ -56,7 +72,7 @@ fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, (i32
             Ok(seen)
         }
         Err(seen) => {
-            let status = child.wait().expect("serve exits");
+            let status = child.wait().expect("botflow exits");
             Err((status.code().unwrap_or(-1), seen))
         }
     }
@@ -180,4 +196,49 @@ fn a_bad_config_file_is_refused_naming_the_key_and_the_file() {
     let (code, stderr) = serve(d, &["--config", "absent.toml"], &[]).expect_err("no file");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("absent.toml"), "{stderr}");
+}
+
+#[test]
+fn the_worker_reads_the_same_file() {
+    let dir = setup();
+    let d = dir.path();
+    let seen = node(
+        "worker",
+        "worker ",
+        d,
+        &["--config", "conf/botflow.toml"],
+        &[],
+    )
+    .unwrap_or_else(|(code, stderr)| panic!("the worker starts (exit {code}):\n{stderr}"));
+    println!("{seen}");
+    // The file's database and bots folder, relative to the file's folder.
+    assert!(d.join("conf/file.db").exists(), "{seen}");
+    assert!(!d.join("botflow.db").exists(), "{seen}");
+    // The flag still beats the file.
+    node(
+        "worker",
+        "worker ",
+        d,
+        &["--config", "conf/botflow.toml", "--db", "flag.db"],
+        &[],
+    )
+    .unwrap_or_else(|(code, stderr)| panic!("the worker starts (exit {code}):\n{stderr}"));
+    assert!(d.join("flag.db").exists());
+    // A misspelt key is refused as by serve, and nothing is created.
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "pol-ms = 10\n").expect("writes");
+    let (code, stderr) = node(
+        "worker",
+        "worker ",
+        d,
+        &["--config", "bad.toml", "--bots", "bots"],
+        &[],
+    )
+    .expect_err("a bad file is refused");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("pol-ms"),
+        "{stderr}"
+    );
+    assert!(!d.join("botflow.db").exists(), "{stderr}");
 }

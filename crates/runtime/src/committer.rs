@@ -117,6 +117,32 @@ impl Committer {
         }
     }
 
+    /// Applies several writes, queued together so that they ride on one
+    /// group commit (unless a batch fills up between them), and waits until
+    /// all have committed. One inner result per write, in order.
+    pub(crate) async fn write_all(
+        &self,
+        writes: Vec<GroupWrite>,
+    ) -> Result<Vec<store::Result<GroupWritten>>> {
+        let mut answers = Vec::with_capacity(writes.len());
+        for write in writes {
+            let (reply, answer) = oneshot::channel();
+            self.tx
+                .send(Job::Write(write, reply))
+                .map_err(|_| Error::Closed)?;
+            answers.push(answer);
+        }
+        let mut written = Vec::with_capacity(answers.len());
+        for answer in answers {
+            written.push(match answer.await {
+                Ok(Ok(one)) => one,
+                Ok(Err(message)) => return Err(Error::Commit(message)),
+                Err(_) => return Err(Error::Closed),
+            });
+        }
+        Ok(written)
+    }
+
     pub(crate) fn stats(&self) -> &Arc<CommitStats> {
         &self.stats
     }

@@ -456,7 +456,9 @@ impl Driver {
             if look_again && self.open.is_empty() {
                 continue;
             }
-            self.wait_for_answers().await;
+            if !self.wait_for_answers().await? {
+                return Ok(Driven::Fenced);
+            }
         }
     }
 
@@ -510,32 +512,28 @@ impl Driver {
             point.state = self.stored.encode();
         }
         point.create = self.create.take();
-        if point.create.is_none() && point.now - self.lease_at > self.inner.options.lease_ttl_ms / 3
+        if point.create.is_none()
+            && point.now >= self.renew_due()
+            && !self.renew_lease(point.now).await?
         {
-            let renewed = self
-                .inner
-                .store
-                .renew(
-                    &self.run,
-                    &self.inner.node,
-                    self.epoch,
-                    point.now,
-                    self.inner.options.lease_ttl_ms,
-                )
-                .await?;
-            if !renewed {
-                return Ok(Committed::Fenced);
-            }
-            self.lease_at = point.now;
+            return Ok(Committed::Fenced);
         }
         // The notifications this point makes owed are recorded with it (the
         // outbox): delivered below once it commits, or by a sweep if this
         // process dies first (`notify/mod.rs`).
         let owed_at = point.now;
+        // Claimed for this node in the same transaction when it delivers
+        // right after the commit (no claim transaction of its own).
+        let claim = self
+            .inner
+            .options
+            .notify_after_commit
+            .then(|| crate::notify::claim_for(&self.inner, owed_at));
         for notice in &self.notices {
             point.approvals.push(store::ApprovalWrite::OweNotice {
                 id: notice.approval.clone(),
                 reason: notice.reason,
+                claim: claim.clone(),
             });
         }
         let final_point = point.status.is_terminal();
@@ -1069,9 +1067,55 @@ impl Driver {
         self.open.insert(id, request);
     }
 
+    /// When the lease should be extended: a third of its length after it
+    /// was last taken or extended, so one slow store call cannot lose it.
+    fn renew_due(&self) -> i64 {
+        self.lease_at + self.inner.options.lease_ttl_ms / 3
+    }
+
+    /// Extends the lease; `false` when it was lost (the run was taken over).
+    async fn renew_lease(&mut self, now: i64) -> Result<bool> {
+        let renewed = self
+            .inner
+            .store
+            .renew(
+                &self.run,
+                &self.inner.node,
+                self.epoch,
+                now,
+                self.inner.options.lease_ttl_ms,
+            )
+            .await?;
+        if renewed {
+            self.lease_at = now;
+        }
+        Ok(renewed)
+    }
+
+    /// Waits for the next answer while the lease is kept: a bot step longer
+    /// than the lease must not let another node claim the run and ask the
+    /// bot again. Returns `false` when the lease was lost meanwhile.
+    async fn recv_leased(&mut self, ready: &mut Vec<(u64, BotReply)>) -> Result<bool> {
+        loop {
+            let renew_in = u64::try_from(self.renew_due() - now_ms()).unwrap_or(0);
+            tokio::select! {
+                got = self.rx.recv() => {
+                    ready.extend(got);
+                    return Ok(true);
+                }
+                () = tokio::time::sleep(std::time::Duration::from_millis(renew_in)) => {
+                    if !self.renew_lease(now_ms()).await? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+
     /// Waits for at least one answer (or a due timer), then takes every
-    /// answer that is ready and feeds them to the engine.
-    async fn wait_for_answers(&mut self) {
+    /// answer that is ready and feeds them to the engine. Returns `false`
+    /// when the lease was lost while waiting.
+    async fn wait_for_answers(&mut self) -> Result<bool> {
         let mut ready = Vec::new();
         let due_timers = |timers: &BTreeMap<u64, i64>, now: i64| -> Vec<u64> {
             timers
@@ -1090,12 +1134,22 @@ impl Driver {
             match next {
                 Some(due) => {
                     let wait = u64::try_from(due - now_ms()).unwrap_or(0);
+                    let sleep = tokio::time::sleep(std::time::Duration::from_millis(wait));
+                    tokio::pin!(sleep);
+                    let mut got = Vec::new();
                     tokio::select! {
-                        got = self.rx.recv() => ready.extend(got),
-                        () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                        held = self.recv_leased(&mut got) => if !held? {
+                            return Ok(false);
+                        },
+                        () = &mut sleep => {}
+                    }
+                    ready.extend(got);
+                }
+                None => {
+                    if !self.recv_leased(&mut ready).await? {
+                        return Ok(false);
                     }
                 }
-                None => ready.extend(self.rx.recv().await),
             }
         }
         if self.tasks.len() > 1 {
@@ -1115,6 +1169,7 @@ impl Driver {
         for (id, reply) in ready {
             self.answer(id, reply);
         }
+        Ok(true)
     }
 
     /// When the earliest retry still backing off is due.

@@ -90,7 +90,7 @@ pub use launch::MAX_LAUNCHED_DRIVERS;
 pub use limits::{MAX_RUN_ID_CHARS, check_run_id};
 pub use notify::{ApproverLinks, DEFAULT_LINK_TTL_MS, DEFAULT_PUBLIC_URL, LinkOutcome, SECRET_ENV};
 pub use notify::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook_signature, webhook_signature};
-pub use progress::Progress;
+pub use progress::{Progress, RunWatch};
 pub use runtime::{Decider, Execution, Options, ResumeReport, Runtime, Workflow, empty_deployment};
 pub use schedules::{MAX_TICKS_PER_PASS, next_tick, tick_text};
 pub use view::{EventView, JournalView, RunView, StepView, TranscriptLine, WaitFor, WaitView};

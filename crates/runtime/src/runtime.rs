@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub(crate) node: String,
     pub(crate) options: Options,
     progress: broadcast::Sender<Progress>,
+    /// Long polls waiting for one run to stop (see [`Runtime::watch_run`]).
+    run_watchers: Arc<crate::progress::RunWatchers>,
     /// Rung when a run may have become runnable (a decision, an event, a
     /// message, a new run), here or on another node, so a worker looks for
     /// due runs now instead of at its next poll.
@@ -99,6 +101,9 @@ impl Inner {
 
     /// Sends a progress event to whoever listens.
     pub(crate) fn emit(&self, progress: Progress) {
+        if let Progress::RunStopped { run, .. } = &progress {
+            self.run_watchers.stopped(run);
+        }
         if self.progress.receiver_count() > 0 {
             let _ = self.progress.send(progress);
         }
@@ -243,6 +248,7 @@ impl Runtime {
                 node,
                 options,
                 progress,
+                run_watchers: Arc::default(),
                 wakeups,
                 triggers: std::sync::OnceLock::new(),
                 schedules: std::sync::OnceLock::new(),
@@ -286,6 +292,13 @@ impl Runtime {
     /// Live progress of every run this runtime drives.
     pub fn subscribe(&self) -> broadcast::Receiver<Progress> {
         self.inner.progress.subscribe()
+    }
+
+    /// Watches one run: the watch fires each time this runtime stops driving
+    /// it (it finished, began to wait, or was taken over). Cheaper than
+    /// [`subscribe`](Self::subscribe) for a waiter interested in one run.
+    pub fn watch_run(&self, run: &str) -> crate::RunWatch {
+        self.inner.run_watchers.watch(run)
     }
 
     /// The workflow named `name` in the deployment, or its only workflow.
@@ -863,7 +876,7 @@ impl Runtime {
             store::GroupWritten::Decided { approval, claimed } => {
                 Ok((*approval, claimed.map(|run| *run)))
             }
-            store::GroupWritten::Approval => Err(Error::Commit(
+            store::GroupWritten::Approval | store::GroupWritten::NoticeDone => Err(Error::Commit(
                 "the group commit answered a decision with another write's result".to_owned(),
             )),
         }

@@ -170,7 +170,21 @@ pub enum ApprovalWrite {
         id: String,
         /// Why it is owed.
         reason: NoticeReason,
+        /// Claimed at once for the node that commits the point and delivers
+        /// right after, so delivering costs no claim transaction of its own;
+        /// `None` keeps whatever claim the row has.
+        claim: Option<NoticeClaim>,
     },
+}
+
+/// Who holds an owed notification, and until when (epoch ms): past it,
+/// the holder is presumed dead and a sweep delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeClaim {
+    /// The node that delivers.
+    pub node: String,
+    /// When the claim lapses.
+    pub until: i64,
 }
 
 /// Why an approval notification is owed.
@@ -205,11 +219,14 @@ impl NoticeReason {
 /// outbox row `approval_outbox` (schema version 8).
 ///
 /// A point that creates a request or finds a reminder due owes its
-/// notification in its own transaction ([`ApprovalWrite::OweNotice`]). A
-/// deliverer claims it ([`Store::claim_notice`](crate::Store::claim_notice),
-/// a compare-and-set whose claim lapses), delivers, then marks it done
-/// ([`Store::notice_done`](crate::Store::notice_done)), so every owed
-/// notification is delivered at least once, and by one node at a time.
+/// notification in its own transaction ([`ApprovalWrite::OweNotice`]),
+/// claimed for the committing node. Another deliverer (the sweep) claims it
+/// once that claim lapsed ([`Store::claim_notice`](crate::Store::claim_notice),
+/// a compare-and-set), delivers, then marks it done
+/// ([`Store::notice_done`](crate::Store::notice_done), or
+/// [`GroupWrite::NoticeDone`](crate::GroupWrite::NoticeDone) on a group
+/// commit), so every owed notification is delivered at least once, and by
+/// one node at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwedNotice {
     /// The request.

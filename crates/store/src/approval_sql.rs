@@ -291,11 +291,13 @@ macro_rules! approval_queries {
                     channel,
                     detail,
                 } => audit(conn, id, now, kind, who.as_deref(), channel.as_deref(), detail).await,
-                ApprovalWrite::OweNotice { id, reason } => {
+                ApprovalWrite::OweNotice { id, reason, claim } => {
                     sqlx::query($crate::notice_sql::OWE)
                         .bind(id)
                         .bind(reason.as_str())
                         .bind(now)
+                        .bind(claim.as_ref().map(|c| c.node.as_str()))
+                        .bind(claim.as_ref().map(|c| c.until))
                         .execute(&mut *conn)
                         .await?;
                     Ok(())

@@ -1,6 +1,6 @@
 //! Writes that ride on a group commit beside the durable points: a person's
-//! decision on an approval request (with the claim of the run it makes due)
-//! and an approval's audit entry.
+//! decision on an approval request (with the claim of the run it makes due),
+//! an approval's audit entry, and an owed notification's done mark.
 //!
 //! Each used to be a transaction of its own, so an approval cost the run two
 //! or three more fsyncs on the single writer, outside the group commit. Here
@@ -8,7 +8,7 @@
 //! decision rolls back only itself and is answered as refused, while the
 //! points and the other writes of the group commit.
 
-use crate::approval::{ApprovalDecision, ApprovalRecord, ApprovalWrite};
+use crate::approval::{ApprovalDecision, ApprovalRecord, ApprovalWrite, OwedNotice};
 use crate::model::RunRecord;
 
 /// One write applied inside a group commit (see [`Store::commit_group`](crate::Store::commit_group)).
@@ -34,6 +34,9 @@ pub enum GroupWrite {
         /// Its time.
         now: i64,
     },
+    /// An owed notification was delivered, as by
+    /// [`Store::notice_done`](crate::Store::notice_done).
+    NoticeDone(OwedNotice),
 }
 
 /// Who claims a run made due by a decision, and for how long.
@@ -59,6 +62,8 @@ pub enum GroupWritten {
     },
     /// The approval write was applied.
     Approval,
+    /// The notification is no longer owed (or was owed again meanwhile).
+    NoticeDone,
 }
 
 /// Claims a waiting or running run whose lease is free (`$1` id, `$2` owner,
@@ -81,7 +86,7 @@ pub(crate) use claim_run_sql;
 /// a savepoint. The outer `Err` is a failure of the whole transaction; the
 /// inner one is this write's refusal (rolled back alone).
 macro_rules! group_write {
-    ($conn:expr, $write:expr, $decide:path, $apply:path, $transient:expr) => {{
+    ($conn:expr, $write:expr, $decide:path, $apply:path, $done:path, $transient:expr) => {{
         let write: &$crate::group::GroupWrite = $write;
         let mut sp = sqlx::Connection::begin($conn).await?;
         let applied: $crate::Result<$crate::group::GroupWritten> = async {
@@ -116,6 +121,10 @@ macro_rules! group_write {
                 $crate::group::GroupWrite::Approval { write, now } => {
                     $apply(&mut sp, write, *now).await?;
                     Ok($crate::group::GroupWritten::Approval)
+                }
+                $crate::group::GroupWrite::NoticeDone(notice) => {
+                    $done(&mut sp, notice).await?;
+                    Ok($crate::group::GroupWritten::NoticeDone)
                 }
             }
         }

@@ -71,7 +71,7 @@ pub use approval::{
     DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord, TokenRedemption,
     check_token,
 };
-pub use approval::{NoticeReason, OwedNotice};
+pub use approval::{NoticeClaim, NoticeReason, OwedNotice};
 pub use error::{Error, Result};
 pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, event_value};
 pub use group::{GroupClaim, GroupWrite, GroupWritten};

@@ -2,11 +2,15 @@
 //! in SQL both databases accept, instantiated per backend by
 //! [`notice_queries!`]. See [`OwedNotice`](crate::OwedNotice).
 
-/// Owes a notification (in a durable point's transaction); owing one that
-/// is still owed moves its `owed_at`, keeping any claim.
+/// Owes a notification (in a durable point's transaction), claimed for
+/// `$4` until `$5` when they are given; owing one that is still owed moves
+/// its `owed_at`, and keeps any claim unless a new one is given.
 pub(crate) const OWE: &str = "\
-INSERT INTO approval_outbox (approval_id, reason, owed_at) VALUES ($1, $2, $3)
-ON CONFLICT (approval_id, reason) DO UPDATE SET owed_at = excluded.owed_at";
+INSERT INTO approval_outbox (approval_id, reason, owed_at, claimed_by, claimed_until)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (approval_id, reason) DO UPDATE SET owed_at = excluded.owed_at,
+claimed_by = COALESCE(excluded.claimed_by, approval_outbox.claimed_by),
+claimed_until = COALESCE(excluded.claimed_until, approval_outbox.claimed_until)";
 
 /// Owed notifications at least as old as `$1` and not claimed at `$2`.
 pub(crate) const OWED: &str = "\

@@ -518,6 +518,7 @@ impl CommitTx for PgTx {
             write,
             approvals::decide,
             approvals::apply_write,
+            notices::done,
             Error::is_transient
         )
     }

@@ -509,6 +509,7 @@ impl CommitTx for SqliteTx {
             write,
             approvals::decide,
             approvals::apply_write,
+            notices::done,
             |_: &Error| false
         )
     }

@@ -107,6 +107,7 @@ conformance!(
     a_run_that_ends_leaves_no_waits,
     a_notification_is_owed_with_its_request_and_claimed_once,
     a_notification_owed_again_while_delivered_stays_owed,
+    a_notification_owed_claimed_is_hidden_until_done_in_a_group_commit,
     link_tokens_are_spent_once_with_their_decision,
     escalation_revokes_tokens_and_refusals_spend_nothing,
     the_link_secret_is_created_once,

@@ -11,19 +11,18 @@
 //! `--config botflow.toml` (see `config.rs`), then the defaults.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use runtime::{Runtime, WorkerOptions};
+use runtime::Runtime;
 use server::{AppState, Reload, ServerOptions};
 
 use crate::UsageError;
 use crate::commands::worker::stop_signal;
-use crate::config::{self, FileConfig};
-use crate::runner::{self, DbArgs};
+use crate::config;
+use crate::runner;
 
 /// How long a server waits for its last wake-ups to reach the other nodes.
 const WAKEUP_FLUSH: Duration = Duration::from_secs(2);
@@ -31,44 +30,17 @@ const WAKEUP_FLUSH: Duration = Duration::from_secs(2);
 /// Serve the HTTP API and drive runs until stopped.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A botflow.toml with settings; flags and environment variables win
-    /// over it.
-    #[arg(long, env = "BOTFLOW_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub node: config::NodeArgs,
     /// The address to listen on (port 0 picks a free port) [default:
     /// 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// The folder of bot packages the runs' steps ask; watched for changes
-    /// [default: .].
-    #[arg(long, env = "BOTFLOW_BOTS", value_name = "FOLDER")]
-    pub bots: Option<PathBuf>,
-    /// The database: a SQLite file or a postgres:// URL (default:
-    /// $BOTFLOW_DATABASE_URL, else the config file's, else botflow.db).
-    #[arg(
-        long,
-        visible_alias = "database",
-        env = "BOTFLOW_DB",
-        value_name = "FILE"
-    )]
-    pub db: Option<String>,
-    /// Redis for wake-ups across nodes (`redis://host:6379`).
-    #[arg(long, env = "BOTFLOW_REDIS", value_name = "URL")]
-    pub redis: Option<String>,
     /// An origin allowed to call the API from a browser (CORS), like
     /// https://app.example.com, or * for any; repeat for more. CORS is off
     /// without one.
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = cors_origin)]
     pub cors_origins: Vec<String>,
-    /// The longest pause between looks for due runs, in milliseconds
-    /// [default: 1000].
-    #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
-    pub poll_ms: Option<u64>,
-    /// The most runs driven at once [default: 256].
-    #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=65_536))]
-    pub concurrency: Option<u64>,
     /// How long a client may take to send a request's headers before its
     /// connection is closed, in milliseconds [default: 10000].
     #[arg(long, value_name = "N",
@@ -85,11 +57,6 @@ pub struct Args {
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub reload_ms: Option<u64>,
-    /// How long to keep trying to reach the database at start-up, in
-    /// seconds, before giving up (each attempt that fails is printed).
-    #[arg(long, default_value_t = 30, value_name = "S",
-          value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    pub connect_timeout: u64,
 }
 
 fn cors_origin(text: &str) -> Result<String, String> {
@@ -99,46 +66,29 @@ fn cors_origin(text: &str) -> Result<String, String> {
 /// The settings after flags, environment, file and defaults are merged.
 #[derive(Debug)]
 struct Settings {
+    node: config::Node,
     listen: SocketAddr,
-    bots: PathBuf,
-    db: DbArgs,
     cors: Vec<String>,
-    poll: Duration,
-    concurrency: usize,
-    lease_ms: Option<u64>,
     header_timeout: Duration,
     request_timeout: Duration,
     reload: Option<Duration>,
-    connect_timeout: Duration,
 }
 
 impl Settings {
     fn merge(args: Args) -> Result<Settings, UsageError> {
-        let file = FileConfig::load(args.config.as_deref())?;
+        let node = args.node.merge()?;
+        let file = &node.file;
         let ms = Duration::from_millis;
         Ok(Settings {
             listen: args
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            bots: args
-                .bots
-                .or_else(|| file.bots.clone())
-                .unwrap_or_else(|| PathBuf::from(".")),
-            db: DbArgs {
-                db: config::database(args.db, &file),
-                redis: args.redis.or_else(|| file.redis.clone()),
-            },
             cors: if args.cors_origins.is_empty() {
                 file.cors.clone().unwrap_or_default()
             } else {
                 args.cors_origins
             },
-            poll: ms(args.poll_ms.or(file.poll_ms).unwrap_or(1000)),
-            // Bounded by the parsers (at most 65,536), so it fits.
-            concurrency: usize::try_from(args.concurrency.or(file.concurrency).unwrap_or(256))
-                .unwrap_or(256),
-            lease_ms: file.lease_ms,
             header_timeout: ms(args
                 .header_timeout_ms
                 .or(file.header_timeout_ms)
@@ -149,25 +99,19 @@ impl Settings {
                 .unwrap_or(30_000)),
             reload: Some(ms(args.reload_ms.or(file.reload_ms).unwrap_or(1000)))
                 .filter(|every| !every.is_zero()),
-            connect_timeout: Duration::from_secs(args.connect_timeout),
+            node,
         })
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = Settings::merge(args)?;
-    let deployment = runner::deployment_at(&settings.bots)?;
+    let deployment = runner::deployment_at(&settings.node.bots)?;
     runner::init_logging();
     runner::block_on(async move {
-        let store =
-            super::worker::open_store_retrying(&settings.db, settings.connect_timeout).await?;
-        let mut options = runner::runtime_options()?;
-        // The environment's BOTFLOW_LEASE_MS wins over the file's lease-ms.
-        if let Some(lease) = settings.lease_ms
-            && config::env("BOTFLOW_LEASE_MS").is_none()
-        {
-            options.lease_ttl_ms = i64::try_from(lease).unwrap_or(i64::MAX);
-        }
+        let node = &settings.node;
+        let store = super::worker::open_store_retrying(&node.db, node.connect_timeout).await?;
+        let mut options = node.runtime_options()?;
         let rt = Runtime::new(store.clone(), deployment, options.clone());
         // A reloaded deployment gets a runtime of its own over the same store
         // and under the same node id, so the leases this process holds stay its.
@@ -200,15 +144,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             request_timeout: settings.request_timeout,
             header_timeout: settings.header_timeout,
             cors_origins: settings.cors.clone(),
-            worker: WorkerOptions {
-                poll: settings.poll,
-                concurrency: settings.concurrency,
-                ..WorkerOptions::default()
-            },
+            worker: node.worker_options(),
             ..ServerOptions::default()
         };
         let reload = settings.reload.map(|interval| Reload {
-            folder: settings.bots.clone(),
+            folder: node.bots.clone(),
             interval,
             make_runtime,
         });

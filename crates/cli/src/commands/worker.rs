@@ -1,51 +1,34 @@
 //! `botflow worker`: the long-running process that drives every run of the
 //! deployment as it becomes due (timers, decisions, events), until Ctrl-C or
-//! SIGTERM. It prints one line per run that ends.
+//! SIGTERM. It prints one line per run that ends. Settings come from the
+//! flags, their environment variables, then `--config botflow.toml`
+//! (see `config.rs`), then the defaults.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use runtime::{Driven, Pass, WorkerOptions};
+use runtime::{Driven, Pass};
 
-use crate::runner::{self, BotsArgs, DbArgs};
+use crate::runner::{self, DbArgs};
 
 /// Drive runs as they become due until stopped.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub bots: BotsArgs,
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// The longest pause between looks for due runs, in milliseconds (a
-    /// safety net: runs this worker drives wake it on time).
-    #[arg(long, default_value_t = 1000, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
-    pub poll_ms: u64,
-    /// The most runs driven at once.
-    #[arg(long, default_value_t = 256, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=65_536))]
-    pub concurrency: u64,
-    /// How long to keep trying to reach the database at start-up, in
-    /// seconds, before giving up (each attempt that fails is printed).
-    #[arg(long, default_value_t = 30, value_name = "S",
-          value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    pub connect_timeout: u64,
+    pub node: crate::config::NodeArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let deployment = runner::deployment_at(&args.bots.bots)?;
+    let node = args.node.merge()?;
+    let deployment = runner::deployment_at(&node.bots)?;
     runner::init_logging();
     runner::block_on(async move {
-        let within = Duration::from_secs(args.connect_timeout);
-        let rt = runner::runtime(open_store_retrying(&args.db, within).await?, deployment)?;
-        let options = WorkerOptions {
-            poll: Duration::from_millis(args.poll_ms),
-            // Bounded by the parser above (at most 65,536), so it fits.
-            concurrency: usize::try_from(args.concurrency).unwrap_or(256),
-            ..WorkerOptions::default()
-        };
+        let store = open_store_retrying(&node.db, node.connect_timeout).await?;
+        let rt = runner::runtime_with(store, deployment, node.runtime_options()?);
         errln!("worker {} started", rt.node_id());
-        let report = rt.work(options, stop_signal(), print_pass).await?;
+        let report = rt
+            .work(node.worker_options(), stop_signal(), print_pass)
+            .await?;
         errln!(
             "worker stopped: {} pass(es), {} run(s) ended, {} left waiting, {} error(s), {} aborted",
             report.driven,

@@ -44,10 +44,13 @@
 //!
 //! The point that creates a request (or finds a reminder due) also records,
 //! in its own transaction, that the notification is owed
-//! (`store::ApprovalWrite::OweNotice`, the `approval_outbox` table). After
-//! the commit, the same driver claims it (a compare-and-set in the store
-//! whose claim lapses after a minute), delivers, and marks it done. A
-//! process that dies between the commit and the done mark leaves it owed:
+//! (`store::ApprovalWrite::OweNotice`, the `approval_outbox` table), claimed
+//! in the same transaction for the node that commits it (the claim lapses
+//! after 15 s). After the commit, the same driver delivers, and marks it
+//! done in the next group commit together with the delivery's audit: no
+//! transaction of its own, so a request costs the single SQLite writer
+//! nothing beyond the group commits. A process that dies between the commit
+//! and the done mark leaves it owed:
 //! the worker's sweep on any node ([`Runtime::deliver_owed_notifications`],
 //! every pass) delivers what is owed for longer than
 //! [`Options::notify_grace_ms`](crate::Options::notify_grace_ms) and not
@@ -270,7 +273,7 @@ pub(crate) async fn send(inner: &Inner, settings: &Settings, notices: Vec<Notice
             reason: notice.reason,
             owed_at,
         };
-        if let Err(error) = deliver_owed(inner, Some(settings), &owed).await {
+        if let Err(error) = deliver_owed(inner, Some(settings), &owed, Claim::Held).await {
             tracing::warn!(approval = %notice.approval, %error,
                 "cannot send an approval notification; a sweep will try again");
         }
@@ -283,19 +286,47 @@ const CLAIM_MS: i64 = 60_000;
 /// The most owed notifications one sweep delivers.
 const SWEEP_LIMIT: u32 = 64;
 
-/// Claims an owed notification, delivers it and marks it done. `settings`
-/// are the workflow bot's when the caller knows them (else read from the
-/// run). `Ok(false)` when another node holds it or it was already done.
+/// Whether the deliverer already holds the claim on an owed notification.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// Claimed by the point that owed it (this node committed it just now).
+    Held,
+    /// Found by a sweep: to be claimed first.
+    ToTake,
+}
+
+/// How long the claim a point records with the notifications it owes
+/// holds: the delivery right after the commit (bounded by
+/// [`DELIVERY_TIMEOUT`]) with a margin. Shorter than a sweep's claim, so a
+/// notification owed by a process that died at once waits no longer than
+/// this for a sweep.
+const HELD_CLAIM_MS: i64 = 15_000;
+
+/// The claim a point records with the notifications it owes, for the node
+/// that commits it and delivers right after.
+pub(crate) fn claim_for(inner: &Inner, now: i64) -> store::NoticeClaim {
+    store::NoticeClaim {
+        node: inner.node.clone(),
+        until: now.saturating_add(HELD_CLAIM_MS),
+    }
+}
+
+/// Delivers an owed notification (claiming it first unless `claim` says it
+/// is held) and marks it done. `settings` are the workflow bot's when the
+/// caller knows them (else read from the run). `Ok(false)` when another node
+/// holds it or it was already done.
 async fn deliver_owed(
     inner: &Inner,
     settings: Option<&Settings>,
     owed: &OwedNotice,
+    claim: Claim,
 ) -> crate::Result<bool> {
     let store = &inner.store;
     let now = crate::time::now_ms();
-    if !store
-        .claim_notice(owed, &inner.node, now, now.saturating_add(CLAIM_MS))
-        .await?
+    if claim == Claim::ToTake
+        && !store
+            .claim_notice(owed, &inner.node, now, now.saturating_add(CLAIM_MS))
+            .await?
     {
         return Ok(false);
     }
@@ -303,10 +334,14 @@ async fn deliver_owed(
         approval: owed.approval_id.clone(),
         reason: owed.reason,
     };
-    send_one(inner, settings, &notice).await?;
-    // Delivered (or audited as failed and logged): done. A process that dies
-    // before this line delivers again once its claim lapses: at least once.
-    store.notice_done(owed).await?;
+    let mut writes = send_one(inner, settings, &notice).await?;
+    // Delivered (or audited as failed and logged): done, in the same group
+    // commit as the audit. A process that dies before it commits delivers
+    // again once its claim lapses: at least once.
+    writes.push(store::GroupWrite::NoticeDone(owed.clone()));
+    for written in inner.committer.write_all(writes).await? {
+        written?;
+    }
     Ok(true)
 }
 
@@ -326,7 +361,7 @@ impl crate::Runtime {
             .await?;
         let mut delivered = 0;
         for notice in &owed {
-            match deliver_owed(inner, None, notice).await {
+            match deliver_owed(inner, None, notice, Claim::ToTake).await {
                 Ok(true) => delivered += 1,
                 Ok(false) => {}
                 Err(error) => tracing::warn!(approval = %notice.approval_id, %error,
@@ -337,17 +372,19 @@ impl crate::Runtime {
     }
 }
 
+/// Sends one notification; returns the audit writes that record it (for
+/// the caller's group commit).
 async fn send_one(
     inner: &Inner,
     settings: Option<&Settings>,
     notice: &Notice,
-) -> crate::Result<()> {
+) -> crate::Result<Vec<store::GroupWrite>> {
     let store = &inner.store;
     let Some(record) = store.approval(&notice.approval).await? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     if record.status != store::ApprovalStatus::Pending {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let read;
     let settings = match settings {
@@ -355,7 +392,7 @@ async fn send_one(
         None => {
             let bot = match store.run(&record.run_id).await? {
                 Some(run) => run.bot,
-                None => return Ok(()),
+                None => return Ok(Vec::new()),
             };
             read = Settings::of(inner, &bot);
             &read
@@ -393,17 +430,15 @@ async fn send_one(
         crate::time::now_ms(),
     );
     // The audit rides on the next group commit: no transaction of its own.
-    for write in deliver(settings, &secret, &message).await {
-        let now = crate::time::now_ms();
-        inner
-            .committer
-            .write(store::GroupWrite::Approval {
-                write: Box::new(write),
-                now,
-            })
-            .await??;
-    }
-    Ok(())
+    let now = crate::time::now_ms();
+    Ok(deliver(settings, &secret, &message)
+        .await
+        .into_iter()
+        .map(|write| store::GroupWrite::Approval {
+            write: Box::new(write),
+            now,
+        })
+        .collect())
 }
 
 /// Delivers one message through its channel, falling back to the log;

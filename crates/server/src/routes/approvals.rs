@@ -181,11 +181,11 @@ async fn list_approvals(
     let found = poll::until(
         &state,
         wait,
-        |p| {
+        poll::Cue::Progress(|p: &runtime::Progress| {
             matches!(p, runtime::Progress::ApprovalRequested { run, approvers, .. }
                 if filter.run_id.as_ref().is_none_or(|want| want == run)
                     && filter.approver.as_ref().is_none_or(|who| approvers.contains(who)))
-        },
+        }),
         || async {
             let rows = store.approvals(filter.clone()).await?;
             let done = !rows.is_empty();

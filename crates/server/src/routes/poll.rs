@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use runtime::Progress;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
@@ -19,23 +20,64 @@ pub(crate) fn wait_of(state: &AppState, wait: Option<u64>) -> Duration {
     wait.map_or(Duration::ZERO, |s| Duration::from_secs(s).min(max))
 }
 
+/// What makes a long poll look again before its fallback interval.
+pub(crate) enum Cue<R> {
+    /// The given run stopped being driven here (a per-run signal: other
+    /// runs' progress wakes nobody).
+    RunStopped(String),
+    /// A progress event of any run for which the filter says yes.
+    Progress(R),
+}
+
+/// A subscribed [`Cue`].
+enum Listener<R> {
+    Run(runtime::RunWatch),
+    Progress(broadcast::Receiver<Progress>, R),
+}
+
+impl<R: Fn(&Progress) -> bool> Listener<R> {
+    /// Waits for the next cue; `false` when no more will come.
+    async fn next(&mut self) -> bool {
+        match self {
+            Listener::Run(watch) => {
+                watch.changed().await;
+                true
+            }
+            Listener::Progress(events, relevant) => loop {
+                match events.recv().await {
+                    Ok(event) if relevant(&event) => return true,
+                    Ok(_) => {}
+                    // Missed events may have been relevant: look again.
+                    Err(RecvError::Lagged(_)) => return true,
+                    Err(RecvError::Closed) => return false,
+                }
+            },
+        }
+    }
+}
+
 /// Calls `look` until it reports done, `wait` has passed or the server
-/// shuts down, and returns its last answer. `relevant` says which progress
-/// events are worth a new look.
-pub(crate) async fn until<T, F, Fut>(
+/// shuts down, and returns its last answer. `cue` says what is worth a new
+/// look before the fallback interval.
+pub(crate) async fn until<T, R, F, Fut>(
     state: &AppState,
     wait: Duration,
-    relevant: impl Fn(&Progress) -> bool,
+    cue: Cue<R>,
     mut look: F,
 ) -> ApiResult<T>
 where
+    R: Fn(&Progress) -> bool,
     F: FnMut() -> Fut,
     Fut: Future<Output = ApiResult<(T, bool)>>,
 {
     // Subscribed before the first look, so nothing between the two is missed.
-    let mut events = state.runtime().subscribe();
+    let mut listener = match cue {
+        Cue::RunStopped(run) => Listener::Run(state.runtime().watch_run(&run)),
+        Cue::Progress(relevant) => Listener::Progress(state.runtime().subscribe(), relevant),
+    };
     let deadline = tokio::time::Instant::now() + wait;
     let interval = state.options().poll_interval;
+    let mut live = true;
     loop {
         let (answer, done) = look().await?;
         if done || tokio::time::Instant::now() >= deadline {
@@ -44,20 +86,15 @@ where
         let next_look =
             tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + interval));
         tokio::pin!(next_look);
-        loop {
-            tokio::select! {
-                () = &mut next_look => break,
-                () = state.shutting_down() => return Ok(answer),
-                event = events.recv() => match event {
-                    Ok(event) if relevant(&event) => break,
-                    Ok(_) => {}
-                    // Missed events may have been relevant: look again.
-                    Err(RecvError::Lagged(_)) => break,
-                    Err(RecvError::Closed) => {
-                        (&mut next_look).await;
-                        break;
-                    }
-                },
+        tokio::select! {
+            () = &mut next_look => {}
+            () = state.shutting_down() => return Ok(answer),
+            more = listener.next(), if live => {
+                if !more {
+                    // Nothing more will come: the fallback interval serves.
+                    live = false;
+                    (&mut next_look).await;
+                }
             }
         }
     }

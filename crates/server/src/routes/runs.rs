@@ -312,7 +312,7 @@ async fn run_result(
     let answer = poll::until(
         &state,
         wait,
-        |p| matches!(p, runtime::Progress::RunStopped { run, .. } if *run == id),
+        poll::Cue::<fn(&runtime::Progress) -> bool>::RunStopped(id.clone()),
         || async {
             let record = store
                 .run(&id)

@@ -4,7 +4,10 @@
 //! claim can be taken over), and marked done only in the version delivered.
 
 use serde_json::json;
-use store::{ApprovalWrite, NewApproval, NoticeReason, OwedNotice, PointOutcome, RunStatus, Store};
+use store::{
+    ApprovalWrite, GroupWrite, GroupWritten, NewApproval, NoticeClaim, NoticeReason, OwedNotice,
+    PointOutcome, RunStatus, Store,
+};
 
 use crate::harness::{Harness, point, started_run};
 
@@ -59,6 +62,7 @@ pub async fn a_notification_is_owed_with_its_request_and_claimed_once(h: &Harnes
             ApprovalWrite::OweNotice {
                 id: id.clone(),
                 reason: NoticeReason::Requested,
+                claim: None,
             },
         ],
     )
@@ -110,6 +114,7 @@ pub async fn a_notification_owed_again_while_delivered_stays_owed(h: &Harness) {
     let owe = |reason| ApprovalWrite::OweNotice {
         id: id.clone(),
         reason,
+        claim: None,
     };
     commit(
         h,
@@ -143,4 +148,82 @@ pub async fn a_notification_owed_again_while_delivered_stays_owed(h: &Harness) {
     // Reasons are owed separately.
     commit(h, "r1", epoch, 600, vec![owe(NoticeReason::Requested)]).await;
     assert_eq!(owed(h, 1_000, 10_000).await.len(), 2);
+}
+
+/// The committing node delivers right after its commit: the point claims the
+/// notification for it, so no sweep sends it meanwhile and no claim
+/// transaction is needed; the done mark rides on a group commit.
+pub async fn a_notification_owed_claimed_is_hidden_until_done_in_a_group_commit(h: &Harness) {
+    let epoch = started_run(&h.store, "r1").await;
+    let id = "r1:3".to_owned();
+    let claimed = |node: &str, until| ApprovalWrite::OweNotice {
+        id: id.clone(),
+        reason: NoticeReason::Requested,
+        claim: Some(NoticeClaim {
+            node: node.to_owned(),
+            until,
+        }),
+    };
+    commit(
+        h,
+        "r1",
+        epoch,
+        100,
+        vec![ApprovalWrite::Create(request("r1")), claimed("a", 1_100)],
+    )
+    .await;
+    let notice = OwedNotice {
+        approval_id: id.clone(),
+        reason: NoticeReason::Requested,
+        owed_at: 100,
+    };
+    assert!(owed(h, 500, 500).await.is_empty(), "claimed by its point");
+    assert!(
+        !h.store
+            .claim_notice(&notice, "b", 500, 1_500)
+            .await
+            .expect("claims"),
+        "a sweep cannot take a held claim"
+    );
+    assert_eq!(
+        owed(h, 500, 1_100).await,
+        vec![notice.clone()],
+        "a lapsed claim is a sweep's"
+    );
+    // Owing it again without a claim keeps the claim it has.
+    commit(
+        h,
+        "r1",
+        epoch,
+        200,
+        vec![ApprovalWrite::OweNotice {
+            id: id.clone(),
+            reason: NoticeReason::Requested,
+            claim: None,
+        }],
+    )
+    .await;
+    assert!(owed(h, 500, 500).await.is_empty(), "still claimed");
+
+    // Done on a group commit, in the version delivered only.
+    let stale = h
+        .store
+        .commit_group(Vec::new(), vec![GroupWrite::NoticeDone(notice.clone())])
+        .await
+        .expect("the group commits");
+    assert!(matches!(stale.1.as_slice(), [Ok(GroupWritten::NoticeDone)]));
+    let again = OwedNotice {
+        owed_at: 200,
+        ..notice
+    };
+    assert_eq!(
+        owed(h, 500, 1_100).await,
+        vec![again.clone()],
+        "owed again meanwhile"
+    );
+    h.store
+        .commit_group(Vec::new(), vec![GroupWrite::NoticeDone(again)])
+        .await
+        .expect("the group commits");
+    assert!(owed(h, 10_000, 10_000).await.is_empty(), "done");
 }
