@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) schedules: std::sync::OnceLock<Arc<Vec<crate::schedules::Scheduled>>>,
     /// The drivers [`Runtime::launch`] started, drained at shutdown (`launch.rs`).
     pub(crate) launched: crate::launch::Launched,
+    /// The deployment secret that signs approval links, once read (`notify/links.rs`).
+    pub(crate) link_secret: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl Inner {
@@ -253,6 +255,7 @@ impl Runtime {
                 triggers: std::sync::OnceLock::new(),
                 schedules: std::sync::OnceLock::new(),
                 launched: crate::launch::Launched::default(),
+                link_secret: tokio::sync::OnceCell::new(),
             }),
         }
     }

@@ -43,6 +43,29 @@ pub(crate) trait CommitTx: Send {
     fn insert_events(&mut self, events_doc: &str) -> impl Future<Output = Result<()>> + Send;
     /// Appends the journal entries of `journal_doc`.
     fn append_journal(&mut self, journal_doc: &str) -> impl Future<Output = Result<()>> + Send;
+    /// [`upsert_steps`](Self::upsert_steps), [`insert_events`](Self::insert_events)
+    /// and [`append_journal`](Self::append_journal) in this order, for the
+    /// documents given. A backend whose every statement is a round trip to
+    /// another thread (SQLite) runs them as one.
+    fn write_rows(
+        &mut self,
+        steps_doc: Option<&str>,
+        events_doc: Option<&str>,
+        journal_doc: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            if let Some(doc) = steps_doc {
+                self.upsert_steps(doc).await?;
+            }
+            if let Some(doc) = events_doc {
+                self.insert_events(doc).await?;
+            }
+            if let Some(doc) = journal_doc {
+                self.append_journal(doc).await?;
+            }
+            Ok(())
+        }
+    }
     /// Applies one approval write (rare, so one at a time).
     fn approval(
         &mut self,
@@ -406,7 +429,7 @@ fn journal_row(entries: Vec<crate::model::NewJournalEntry>) -> Result<Option<Pre
 }
 
 /// Rejects an approval write holding a value above the size limit.
-fn check_approval(write: &ApprovalWrite) -> Result<()> {
+pub(crate) fn check_approval(write: &ApprovalWrite) -> Result<()> {
     let check_new = |new: &NewApproval| -> Result<()> {
         let approvers = Value::from(new.approvers.clone());
         to_json(&approvers, || format!("approval {} approvers", new.id))?;
@@ -636,9 +659,11 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
                 })
             })
             .collect();
-        if !steps.is_empty() {
-            tx.upsert_steps(&to_doc(&steps)?).await?;
-        }
+        let steps_doc = if steps.is_empty() {
+            None
+        } else {
+            Some(to_doc(&steps)?)
+        };
 
         let events: Vec<EventRow<'_>> = live
             .iter()
@@ -661,9 +686,7 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
         let events_doc = if events.is_empty() {
             None
         } else {
-            let doc = to_doc(&events)?;
-            tx.insert_events(&doc).await?;
-            Some(doc)
+            Some(to_doc(&events)?)
         };
 
         let journal: Vec<JournalRow<'_>> = live
@@ -677,9 +700,17 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
                 })
             })
             .collect();
-        if !journal.is_empty() {
-            tx.append_journal(&to_doc(&journal)?).await?;
-        }
+        let journal_doc = if journal.is_empty() {
+            None
+        } else {
+            Some(to_doc(&journal)?)
+        };
+        tx.write_rows(
+            steps_doc.as_deref(),
+            events_doc.as_deref(),
+            journal_doc.as_deref(),
+        )
+        .await?;
 
         for point in &live {
             for write in &point.approvals {

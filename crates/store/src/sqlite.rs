@@ -333,6 +333,16 @@ FROM (SELECT j.value ->> 'run_id' AS run_id, j.value ->> 'n' AS n, j.value ->> '
                        ORDER BY o.seq DESC LIMIT 1), 0) AS base
       FROM jsonb_each(?1) AS j) AS x";
 
+/// [`UPSERT_STEPS`], [`INSERT_EVENTS`] and [`APPEND_JOURNAL`] as one
+/// multi-statement query, their documents bound as `?1`, `?2` and `?3`.
+static WRITE_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{UPSERT_STEPS};\n{};\n{}",
+        INSERT_EVENTS.replace("?1", "?2"),
+        APPEND_JOURNAL.replace("?1", "?3")
+    )
+});
+
 const MEMORY_SET_HISTORY: &str = "\
 INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
 SELECT bot, key, value, version, ?3 FROM bot_memory WHERE bot = ?1 AND key = ?2";
@@ -457,6 +467,23 @@ impl CommitTx for SqliteTx {
     async fn append_journal(&mut self, journal_doc: &str) -> Result<()> {
         sqlx::query(APPEND_JOURNAL)
             .bind(journal_doc)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn write_rows(
+        &mut self,
+        steps_doc: Option<&str>,
+        events_doc: Option<&str>,
+        journal_doc: Option<&str>,
+    ) -> Result<()> {
+        // One round trip to the connection's thread instead of three; an
+        // absent document is an empty array, which writes nothing.
+        sqlx::query(sqlx::AssertSqlSafe(WRITE_ROWS.as_str()))
+            .bind(steps_doc.unwrap_or("[]"))
+            .bind(events_doc.unwrap_or("[]"))
+            .bind(journal_doc.unwrap_or("[]"))
             .execute(&mut *self.0)
             .await?;
         Ok(())

@@ -60,16 +60,29 @@ impl Claims {
 }
 
 /// The deployment secret (see the module documentation).
-pub(crate) async fn secret(store: &impl Store) -> Result<Vec<u8>> {
+pub(crate) async fn secret(inner: &crate::runtime::Inner) -> Result<Vec<u8>> {
     if let Ok(value) = std::env::var(SECRET_ENV)
         && !value.is_empty()
     {
         return Ok(value.into_bytes());
     }
-    let mut candidate = [0u8; 32];
-    getrandom::fill(&mut candidate)
-        .map_err(|e| Error::Approval(format!("cannot generate the link secret: {e}")))?;
-    Ok(store.link_secret(&hex(&candidate)).await?.into_bytes())
+    // Stored once and never changed (`Store::link_secret` keeps the first
+    // candidate), so one read per runtime is enough: it used to be a write
+    // transaction per notification on the single writer.
+    inner
+        .link_secret
+        .get_or_try_init(|| async {
+            let mut candidate = [0u8; 32];
+            getrandom::fill(&mut candidate)
+                .map_err(|e| Error::Approval(format!("cannot generate the link secret: {e}")))?;
+            Ok(inner
+                .store
+                .link_secret(&hex(&candidate))
+                .await?
+                .into_bytes())
+        })
+        .await
+        .cloned()
 }
 
 /// A fresh random token id.

@@ -422,7 +422,7 @@ async fn send_one(
         tokens,
         reason: notice.reason,
     };
-    let secret = links::secret(store).await?;
+    let secret = links::secret(inner).await?;
     let message = message(
         &secret,
         &settings.public_url,
@@ -515,6 +515,6 @@ impl crate::Runtime {
     /// (`BOTFLOW_SECRET`, else the store's `link_secret`, created on first
     /// use): what a webhook listener of this deployment verifies with.
     pub async fn deployment_secret(&self) -> crate::Result<Vec<u8>> {
-        links::secret(&self.inner.store).await
+        links::secret(&self.inner).await
     }
 }

@@ -44,7 +44,7 @@ impl Runtime {
             )));
         };
         let settings = super::Settings::of(&self.inner, &self.bot_of(&record.run_id).await?);
-        let secret = links::secret(store).await?;
+        let secret = links::secret(&self.inner).await?;
         let tokens = store.approval_tokens(approval_id).await?;
         let now = now_ms();
         Ok(record
@@ -107,7 +107,7 @@ impl Runtime {
         comment: Option<String>,
     ) -> Result<LinkOutcome> {
         let store = &self.inner.store;
-        let secret = links::secret(store).await?;
+        let secret = links::secret(&self.inner).await?;
         let claims = links::verify(&secret, token)?;
         let redemption = TokenRedemption {
             token_id: claims.token_id.clone(),
