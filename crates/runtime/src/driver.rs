@@ -50,6 +50,9 @@ use crate::stored::Stored;
 use crate::time::now_ms;
 use crate::{Error, Result, unsupported};
 
+/// The pause before trying again to extend a lease the store could not extend.
+const RENEW_RETRY_MS: i64 = 250;
+
 /// Instructions per `advance`; a run that needs more commits a point in between.
 const BUDGET: u32 = 100_000;
 
@@ -1096,16 +1099,25 @@ impl Driver {
     /// than the lease must not let another node claim the run and ask the
     /// bot again. Returns `false` when the lease was lost meanwhile.
     async fn recv_leased(&mut self, ready: &mut Vec<(u64, BotReply)>) -> Result<bool> {
+        // After a renewal the store could not make, the next try waits a
+        // little: the bot's work goes on, and the lease may still hold.
+        let mut next_try = self.renew_due();
         loop {
-            let renew_in = u64::try_from(self.renew_due() - now_ms()).unwrap_or(0);
+            let renew_in = u64::try_from(next_try - now_ms()).unwrap_or(0);
             tokio::select! {
                 got = self.rx.recv() => {
                     ready.extend(got);
                     return Ok(true);
                 }
                 () = tokio::time::sleep(std::time::Duration::from_millis(renew_in)) => {
-                    if !self.renew_lease(now_ms()).await? {
-                        return Ok(false);
+                    match self.renew_lease(now_ms()).await {
+                        Ok(true) => next_try = self.renew_due(),
+                        Ok(false) => return Ok(false),
+                        Err(error) => {
+                            tracing::warn!(run = %self.run, %error,
+                                "cannot extend the run's lease while a step runs; trying again");
+                            next_try = now_ms() + RENEW_RETRY_MS;
+                        }
                     }
                 }
             }
