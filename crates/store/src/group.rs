@@ -82,41 +82,30 @@ macro_rules! claim_run_sql {
 }
 pub(crate) use claim_run_sql;
 
-/// Whether `write` can be applied without a savepoint: `Some` with its
-/// up-front check for a write the database cannot refuse once checked (an
-/// audit entry, a done mark), `None` for one it may refuse (a decision).
-pub(crate) fn plain_write(write: &GroupWrite) -> Option<crate::Result<()>> {
-    match write {
-        GroupWrite::NoticeDone(_) => Some(Ok(())),
-        GroupWrite::Approval { write, .. } if matches!(**write, ApprovalWrite::Audit { .. }) => {
-            Some(crate::batch::check_approval(write))
-        }
-        GroupWrite::Approval { .. } | GroupWrite::Decide { .. } => None,
-    }
-}
-
 /// Applies one group write on `$conn` inside the caller's transaction, under
-/// a savepoint unless [`plain_write`] says it needs none. The outer `Err` is a failure of the whole transaction; the
+/// a savepoint unless it cannot be refused (an audit entry, a done mark). The outer `Err` is a failure of the whole transaction; the
 /// inner one is this write's refusal (rolled back alone).
 macro_rules! group_write {
     ($conn:expr, $write:expr, $decide:path, $apply:path, $done:path, $transient:expr) => {{
         let write: &$crate::group::GroupWrite = $write;
-        match $crate::group::plain_write(write) {
-            // Checked up front and never refused by the database: no
-            // savepoint (two more statements on the single writer).
-            Some(Ok(())) => match write {
-                $crate::group::GroupWrite::NoticeDone(notice) => {
-                    $done($conn, notice).await?;
-                    return Ok(Ok($crate::group::GroupWritten::NoticeDone));
+        // An audit entry (checked up front) and a done mark cannot be
+        // refused by the database: no savepoint (two more statements on the
+        // single writer). A decision may be refused alone: it gets one.
+        match write {
+            $crate::group::GroupWrite::NoticeDone(notice) => {
+                $done($conn, notice).await?;
+                return Ok(Ok($crate::group::GroupWritten::NoticeDone));
+            }
+            $crate::group::GroupWrite::Approval { write, now }
+                if matches!(**write, $crate::ApprovalWrite::Audit { .. }) =>
+            {
+                if let Err(refused) = $crate::batch::check_approval(write) {
+                    return Ok(Err(refused));
                 }
-                $crate::group::GroupWrite::Approval { write, now } => {
-                    $apply($conn, write, *now).await?;
-                    return Ok(Ok($crate::group::GroupWritten::Approval));
-                }
-                $crate::group::GroupWrite::Decide { .. } => {}
-            },
-            Some(Err(refused)) => return Ok(Err(refused)),
-            None => {}
+                $apply($conn, write, *now).await?;
+                return Ok(Ok($crate::group::GroupWritten::Approval));
+            }
+            _ => {}
         }
         let mut sp = sqlx::Connection::begin($conn).await?;
         let applied: $crate::Result<$crate::group::GroupWritten> = async {
