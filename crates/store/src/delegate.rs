@@ -1,12 +1,13 @@
 //! `Store` methods that are the same on both backends but for where their
 //! connection comes from: each takes a connection or a transaction and calls
 //! the backend's instance of a shared statement module (`schedule_sql`,
-//! `api_token_sql`). Written once here, instantiated in each backend's
+//! `api_token_sql`, `notice_sql`). Written once here, instantiated in each backend's
 //! `impl Store`, so the two cannot drift apart.
 
-/// Writes the schedule and API-token methods of an `impl Store` block. The
-/// backend module must hold `schedules` ([`schedule_queries!`]) and
-/// `api_tokens` ([`api_token_queries!`]).
+/// Writes the schedule, API-token and notification-outbox methods of an
+/// `impl Store` block. The backend module must hold `schedules`
+/// ([`schedule_queries!`]), `api_tokens` ([`api_token_queries!`]) and
+/// `notices` ([`notice_queries!`]).
 ///
 /// - `read`: the pool reads use (SQLite's readers run beside its writer).
 /// - `write`: the pool writes use (SQLite's single writer connection).
@@ -17,7 +18,8 @@
 ///
 /// [`schedule_queries!`]: crate::schedule_sql::schedule_queries
 /// [`api_token_queries!`]: crate::api_token_sql::api_token_queries
-macro_rules! schedule_and_api_token_methods {
+/// [`notice_queries!`]: crate::notice_sql::notice_queries
+macro_rules! delegated_methods {
     (read: $read:ident, write: $write:ident, begin: $begin:ident($($arg:expr),*)) => {
         async fn sync_schedule(
             &self,
@@ -112,6 +114,32 @@ macro_rules! schedule_and_api_token_methods {
             let mut conn = self.$write.acquire().await?;
             api_tokens::revoke(&mut conn, id, now).await
         }
+
+        async fn owed_notices(
+            &self,
+            owed_before: i64,
+            now: i64,
+            limit: u32,
+        ) -> $crate::Result<Vec<$crate::OwedNotice>> {
+            let mut conn = self.$read.acquire().await?;
+            notices::owed(&mut conn, owed_before, now, limit).await
+        }
+
+        async fn claim_notice(
+            &self,
+            notice: &$crate::OwedNotice,
+            node: &str,
+            now: i64,
+            until: i64,
+        ) -> $crate::Result<bool> {
+            let mut conn = self.$write.acquire().await?;
+            notices::claim(&mut conn, notice, node, now, until).await
+        }
+
+        async fn notice_done(&self, notice: &$crate::OwedNotice) -> $crate::Result<()> {
+            let mut conn = self.$write.acquire().await?;
+            notices::done(&mut conn, notice).await
+        }
     };
 }
-pub(crate) use schedule_and_api_token_methods;
+pub(crate) use delegated_methods;

@@ -903,32 +903,6 @@ impl Store for PostgresStore {
         Ok(secret)
     }
 
-    async fn owed_notices(
-        &self,
-        owed_before: i64,
-        now: i64,
-        limit: u32,
-    ) -> Result<Vec<crate::OwedNotice>> {
-        let mut conn = self.pool.acquire().await?;
-        notices::owed(&mut conn, owed_before, now, limit).await
-    }
-
-    async fn claim_notice(
-        &self,
-        notice: &crate::OwedNotice,
-        node: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool> {
-        let mut conn = self.pool.acquire().await?;
-        notices::claim(&mut conn, notice, node, now, until).await
-    }
-
-    async fn notice_done(&self, notice: &crate::OwedNotice) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        notices::done(&mut conn, notice).await
-    }
-
     async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
         let mut conn = self.pool.acquire().await?;
         events::next_event(&mut conn, &query).await
@@ -969,5 +943,5 @@ impl Store for PostgresStore {
         events::set_cursor(&mut conn, name, seq).await
     }
 
-    crate::delegate::schedule_and_api_token_methods!(read: pool, write: pool, begin: begin());
+    crate::delegate::delegated_methods!(read: pool, write: pool, begin: begin());
 }

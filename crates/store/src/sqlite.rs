@@ -915,32 +915,6 @@ impl Store for SqliteStore {
         Ok(secret)
     }
 
-    async fn owed_notices(
-        &self,
-        owed_before: i64,
-        now: i64,
-        limit: u32,
-    ) -> Result<Vec<crate::OwedNotice>> {
-        let mut conn = self.readers.acquire().await?;
-        notices::owed(&mut conn, owed_before, now, limit).await
-    }
-
-    async fn claim_notice(
-        &self,
-        notice: &crate::OwedNotice,
-        node: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool> {
-        let mut conn = self.writer.acquire().await?;
-        notices::claim(&mut conn, notice, node, now, until).await
-    }
-
-    async fn notice_done(&self, notice: &crate::OwedNotice) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        notices::done(&mut conn, notice).await
-    }
-
     async fn next_event(&self, query: crate::EventQuery) -> Result<Option<EventRecord>> {
         let mut conn = self.readers.acquire().await?;
         events::next_event(&mut conn, &query).await
@@ -981,7 +955,7 @@ impl Store for SqliteStore {
         events::set_cursor(&mut conn, name, seq).await
     }
 
-    crate::delegate::schedule_and_api_token_methods!(read: readers, write: writer, begin: begin_with("BEGIN IMMEDIATE"));
+    crate::delegate::delegated_methods!(read: readers, write: writer, begin: begin_with("BEGIN IMMEDIATE"));
 }
 
 #[cfg(test)]
