@@ -519,6 +519,9 @@ struct StepRow<'a> {
 #[derive(Serialize)]
 struct EventRow<'a> {
     ord: usize,
+    /// The publishing point's run (a single-pass write keeps the events of
+    /// written points only).
+    run_id: &'a str,
     id: &'a str,
     name: &'a str,
     key: Option<&'a str>,
@@ -545,6 +548,204 @@ fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
     })
 }
 
+/// The JSON documents of one round's row writes (`None`: no rows).
+pub(crate) struct RowDocs {
+    pub(crate) steps: Option<String>,
+    pub(crate) events: Option<String>,
+    pub(crate) journal: Option<String>,
+}
+
+/// The creation rows of a round's points that create their run.
+fn creates_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
+    let creates: Vec<CreateRow<'_>> = round
+        .iter()
+        .filter_map(|p| {
+            p.create.as_ref().map(|c| CreateRow {
+                id: &p.run_id,
+                workflow: &c.creation.workflow,
+                bot: &c.creation.bot,
+                program_hash: &c.creation.program_hash,
+                status: p.status,
+                state: &p.state,
+                input: &c.input,
+                wake_at: p.wake_at,
+                result: p.result.as_deref(),
+                error: p.error.as_deref(),
+                parent_run: c.creation.parent_run.as_deref(),
+                // A first point that already waits gives the lease up at once.
+                lease_owner: (!p.release).then_some(c.creation.lease_owner.as_str()),
+                lease_epoch: p.epoch,
+                lease_until: (!p.release).then_some(c.creation.lease_until),
+                now: p.now,
+            })
+        })
+        .collect();
+    non_empty_doc(&creates)
+}
+
+/// The fenced run updates of a round's points on existing runs.
+fn runs_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
+    let runs: Vec<RunRow<'_>> = round
+        .iter()
+        .filter(|p| p.create.is_none())
+        .map(|p| RunRow {
+            id: &p.run_id,
+            epoch: p.epoch,
+            status: p.status,
+            state: &p.state,
+            wake_at: p.wake_at,
+            result: p.result.as_deref(),
+            error: p.error.as_deref(),
+            now: p.now,
+            release: p.release,
+        })
+        .collect();
+    non_empty_doc(&runs)
+}
+
+/// The step, event and journal rows of `points`.
+fn row_docs(points: &[&PreparedPoint]) -> Result<RowDocs> {
+    let steps: Vec<StepRow<'_>> = points
+        .iter()
+        .flat_map(|p| {
+            p.steps.iter().map(|s| StepRow {
+                run_id: &p.run_id,
+                path: &s.write.path,
+                number: &s.write.number,
+                kind: &s.write.kind,
+                bot: s.write.bot.as_deref(),
+                attempts: s.write.attempts,
+                status: s.write.status.as_str(),
+                answer: s.answer.as_deref(),
+                error: s.error.as_deref(),
+                started_at: s.write.started_at,
+                finished_at: s.write.finished_at,
+            })
+        })
+        .collect();
+    let events: Vec<EventRow<'_>> = points
+        .iter()
+        .flat_map(|p| {
+            p.events.iter().map(|e| EventRow {
+                ord: 0,
+                run_id: &p.run_id,
+                id: &e.id,
+                name: &e.name,
+                key: e.key.as_deref(),
+                target_bot: e.target_bot.as_deref(),
+                payload: e.payload.as_deref(),
+                from_bot: e.from_bot.as_deref(),
+                from_run: e.from_run.as_deref(),
+                at: p.now,
+            })
+        })
+        .enumerate()
+        .map(|(ord, row)| EventRow { ord, ..row })
+        .collect();
+    let journal: Vec<JournalRow<'_>> = points
+        .iter()
+        .filter_map(|p| {
+            p.journal.as_ref().map(|j| JournalRow {
+                run_id: &p.run_id,
+                n: j.count,
+                at: p.now,
+                entries: &j.entries,
+            })
+        })
+        .collect();
+    Ok(RowDocs {
+        steps: non_empty_doc(&steps)?,
+        events: non_empty_doc(&events)?,
+        journal: non_empty_doc(&journal)?,
+    })
+}
+
+fn non_empty_doc<T: Serialize>(rows: &[T]) -> Result<Option<String>> {
+    if rows.is_empty() {
+        Ok(None)
+    } else {
+        to_doc(rows).map(Some)
+    }
+}
+
+/// Sets the outcome of a point whose run row the round did not write: the
+/// run exists (a taken id, or a lost lease) or it does not.
+fn settle_unwritten(outcomes: &mut [PointOutcome], point: &PreparedPoint, exists: bool) {
+    outcomes[point.index] = match (&point.create, exists) {
+        (Some(_), true) => PointOutcome::Exists,
+        (Some(create), false) => {
+            PointOutcome::Rejected(format!("unknown program {}", create.creation.program_hash))
+        }
+        (None, true) => {
+            tracing::debug!(run = %point.run_id, epoch = point.epoch, "durable point fenced");
+            PointOutcome::Fenced
+        }
+        (None, false) => PointOutcome::Rejected(format!("unknown run {}", point.run_id)),
+    };
+}
+
+/// A batch that one set of statements can write without looking at any
+/// result in between (see [`PreparedBatch::single_pass`]).
+pub(crate) struct SinglePass {
+    pub(crate) creates: Option<String>,
+    pub(crate) runs: Option<String>,
+    pub(crate) rows: RowDocs,
+    /// Runs whose point waits for nothing (their registered waits go).
+    pub(crate) cleared: Option<String>,
+    /// Every run id of the batch, to find the points that were not written.
+    pub(crate) ids: String,
+    /// The latest `now` of the batch (wake-ups of waiters use it).
+    pub(crate) now: i64,
+}
+
+impl PreparedBatch {
+    /// The documents for a batch of one round whose points only create or
+    /// fence their run and write rows (no memory, approval or event-mark
+    /// statements, which go one at a time): the common case, which a backend
+    /// may write in one pass, filtering the rows by the runs its fence or
+    /// insert actually wrote. `None` for any other batch.
+    pub(crate) fn single_pass(&self) -> Result<Option<SinglePass>> {
+        let [round] = self.rounds.as_slice() else {
+            return Ok(None);
+        };
+        let plain = round.iter().all(|p| {
+            p.memory.is_empty()
+                && p.approvals.is_empty()
+                && (p.marks.is_empty() || p.marks.only_clears_waits())
+        });
+        if !plain {
+            return Ok(None);
+        }
+        let all: Vec<&PreparedPoint> = round.iter().collect();
+        let cleared: Vec<&str> = round
+            .iter()
+            .filter(|p| p.marks.only_clears_waits())
+            .map(|p| p.run_id.as_str())
+            .collect();
+        let ids: Vec<&str> = round.iter().map(|p| p.run_id.as_str()).collect();
+        Ok(Some(SinglePass {
+            creates: creates_doc(round)?,
+            runs: runs_doc(round)?,
+            rows: row_docs(&all)?,
+            cleared: non_empty_doc(&cleared)?,
+            ids: to_doc(&ids)?,
+            now: round.iter().map(|p| p.now).max().unwrap_or(0),
+        }))
+    }
+
+    /// Fills in the outcomes of a [`single_pass`](Self::single_pass) write:
+    /// `unwritten` holds the runs whose row it did not write, and whether
+    /// each exists.
+    pub(crate) fn settle(&mut self, unwritten: &[(String, bool)]) {
+        for (run, exists) in unwritten {
+            let point = self.rounds.iter().flatten().find(|p| &p.run_id == run);
+            if let Some(point) = point {
+                settle_unwritten(&mut self.outcomes, point, *exists);
+            }
+        }
+    }
+}
+
 /// Applies every round of the batch inside the backend's open transaction and
 /// fills in the outcomes of fenced points and unknown runs.
 pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) -> Result<()> {
@@ -556,82 +757,27 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
     for round in &batch.rounds {
         // A new run's row is inserted with its first point's fields, so that
         // point needs no fencing update; an existing id leaves it out.
-        let creates: Vec<CreateRow<'_>> = round
-            .iter()
-            .filter_map(|p| {
-                p.create.as_ref().map(|c| CreateRow {
-                    id: &p.run_id,
-                    workflow: &c.creation.workflow,
-                    bot: &c.creation.bot,
-                    program_hash: &c.creation.program_hash,
-                    status: p.status,
-                    state: &p.state,
-                    input: &c.input,
-                    wake_at: p.wake_at,
-                    result: p.result.as_deref(),
-                    error: p.error.as_deref(),
-                    parent_run: c.creation.parent_run.as_deref(),
-                    // A first point that already waits gives the lease up at once.
-                    lease_owner: (!p.release).then_some(c.creation.lease_owner.as_str()),
-                    lease_epoch: p.epoch,
-                    lease_until: (!p.release).then_some(c.creation.lease_until),
-                    now: p.now,
-                })
-            })
-            .collect();
-        let created: HashSet<String> = if creates.is_empty() {
-            HashSet::new()
-        } else {
-            tx.create_runs(&to_doc(&creates)?)
-                .await?
-                .into_iter()
-                .collect()
+        let created: HashSet<String> = match creates_doc(round)? {
+            Some(doc) => tx.create_runs(&doc).await?.into_iter().collect(),
+            None => HashSet::new(),
         };
-        let runs: Vec<RunRow<'_>> = round
-            .iter()
-            .filter(|p| p.create.is_none())
-            .map(|p| RunRow {
-                id: &p.run_id,
-                epoch: p.epoch,
-                status: p.status,
-                state: &p.state,
-                wake_at: p.wake_at,
-                result: p.result.as_deref(),
-                error: p.error.as_deref(),
-                now: p.now,
-                release: p.release,
-            })
-            .collect();
-        let updated: HashSet<String> = if runs.is_empty() {
-            HashSet::new()
-        } else {
-            tx.fence(&to_doc(&runs)?).await?.into_iter().collect()
+        let updated: HashSet<String> = match runs_doc(round)? {
+            Some(doc) => tx.fence(&doc).await?.into_iter().collect(),
+            None => HashSet::new(),
         };
 
         let mut live = Vec::with_capacity(round.len());
         for point in round {
-            if point.create.is_some() {
-                if created.contains(&point.run_id) {
-                    live.push(point);
-                } else if tx.run_exists(&point.run_id).await? {
-                    batch.outcomes[point.index] = PointOutcome::Exists;
-                } else {
-                    let hash = point
-                        .create
-                        .as_ref()
-                        .map(|c| c.creation.program_hash.as_str())
-                        .unwrap_or_default();
-                    batch.outcomes[point.index] =
-                        PointOutcome::Rejected(format!("unknown program {hash}"));
-                }
-            } else if updated.contains(&point.run_id) {
-                live.push(point);
-            } else if tx.run_exists(&point.run_id).await? {
-                tracing::debug!(run = %point.run_id, epoch = point.epoch, "durable point fenced");
-                batch.outcomes[point.index] = PointOutcome::Fenced;
+            let written = if point.create.is_some() {
+                created.contains(&point.run_id)
             } else {
-                batch.outcomes[point.index] =
-                    PointOutcome::Rejected(format!("unknown run {}", point.run_id));
+                updated.contains(&point.run_id)
+            };
+            if written {
+                live.push(point);
+            } else {
+                let exists = tx.run_exists(&point.run_id).await?;
+                settle_unwritten(&mut batch.outcomes, point, exists);
             }
         }
 
@@ -641,74 +787,11 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
             }
         }
 
-        let steps: Vec<StepRow<'_>> = live
-            .iter()
-            .flat_map(|p| {
-                p.steps.iter().map(|s| StepRow {
-                    run_id: &p.run_id,
-                    path: &s.write.path,
-                    number: &s.write.number,
-                    kind: &s.write.kind,
-                    bot: s.write.bot.as_deref(),
-                    attempts: s.write.attempts,
-                    status: s.write.status.as_str(),
-                    answer: s.answer.as_deref(),
-                    error: s.error.as_deref(),
-                    started_at: s.write.started_at,
-                    finished_at: s.write.finished_at,
-                })
-            })
-            .collect();
-        let steps_doc = if steps.is_empty() {
-            None
-        } else {
-            Some(to_doc(&steps)?)
-        };
-
-        let events: Vec<EventRow<'_>> = live
-            .iter()
-            .flat_map(|p| {
-                p.events.iter().map(|e| EventRow {
-                    ord: 0,
-                    id: &e.id,
-                    name: &e.name,
-                    key: e.key.as_deref(),
-                    target_bot: e.target_bot.as_deref(),
-                    payload: e.payload.as_deref(),
-                    from_bot: e.from_bot.as_deref(),
-                    from_run: e.from_run.as_deref(),
-                    at: p.now,
-                })
-            })
-            .enumerate()
-            .map(|(ord, row)| EventRow { ord, ..row })
-            .collect();
-        let events_doc = if events.is_empty() {
-            None
-        } else {
-            Some(to_doc(&events)?)
-        };
-
-        let journal: Vec<JournalRow<'_>> = live
-            .iter()
-            .filter_map(|p| {
-                p.journal.as_ref().map(|j| JournalRow {
-                    run_id: &p.run_id,
-                    n: j.count,
-                    at: p.now,
-                    entries: &j.entries,
-                })
-            })
-            .collect();
-        let journal_doc = if journal.is_empty() {
-            None
-        } else {
-            Some(to_doc(&journal)?)
-        };
+        let rows = row_docs(&live)?;
         tx.write_rows(
-            steps_doc.as_deref(),
-            events_doc.as_deref(),
-            journal_doc.as_deref(),
+            rows.steps.as_deref(),
+            rows.events.as_deref(),
+            rows.journal.as_deref(),
         )
         .await?;
 
@@ -732,7 +815,7 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
         if !cleared.is_empty() {
             tx.clear_waits(&to_doc(&cleared)?).await?;
         }
-        if let Some(doc) = &events_doc {
+        if let Some(doc) = &rows.events {
             let now = live.iter().map(|p| p.now).max().unwrap_or(0);
             tx.wake_waiters(doc, now).await?;
         }

@@ -191,9 +191,14 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", "-32768");
+        // An embedded file cannot drop a connection the way a server can, so
+        // the pool's liveness ping before every acquire (a round trip to the
+        // connection's thread) buys nothing; on the writer it was one more
+        // hand-off per group commit.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .connect_with(writer_options)
             .await
             .map_err(|e| classify(&path, e))?;
@@ -216,6 +221,7 @@ impl SqliteStore {
 
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
+            .test_before_acquire(false)
             .connect_with(base)
             .await
             .map_err(|e| classify(&path, e))?;
@@ -231,6 +237,73 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+
+    /// Writes a [`SinglePass`](batch::SinglePass) batch as one query,
+    /// transaction included: every statement is a hand-off to the
+    /// connection's thread and back, and at one run at a time those hand-offs,
+    /// not the disk, were most of a commit's time. Returns the runs whose row
+    /// it did not write, with whether each exists.
+    async fn commit_single_pass(&self, pass: batch::SinglePass) -> Result<Vec<(String, bool)>> {
+        let mut conn = OpenTransaction(Some(self.writer.acquire().await?));
+        let (sql, order) = &*SINGLE_PASS;
+        let mark = commit_mark();
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for param in order {
+            query = match param {
+                SinglePassParam::Mark => query.bind(mark),
+                SinglePassParam::Creates => query.bind(doc_or_empty(&pass.creates)),
+                SinglePassParam::Runs => query.bind(doc_or_empty(&pass.runs)),
+                SinglePassParam::Steps => query.bind(doc_or_empty(&pass.rows.steps)),
+                SinglePassParam::Events => query.bind(doc_or_empty(&pass.rows.events)),
+                SinglePassParam::Journal => query.bind(doc_or_empty(&pass.rows.journal)),
+                SinglePassParam::Cleared => query.bind(doc_or_empty(&pass.cleared)),
+                SinglePassParam::Now => query.bind(pass.now),
+                SinglePassParam::Ids => query.bind(pass.ids.as_str()),
+            };
+        }
+        let result = query.fetch_all(&mut **conn.live()).await;
+        match result {
+            Ok(unwritten) => {
+                conn.settled();
+                Ok(unwritten)
+            }
+            Err(error) => {
+                // A statement failed after BEGIN: undo what ran before it. An
+                // error SQLite already rolled back for leaves no transaction,
+                // and ROLLBACK then fails harmlessly.
+                let _ = sqlx::query("ROLLBACK").execute(&mut **conn.live()).await;
+                conn.settled();
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// The writer connection while a transaction sqlx does not know of (it was
+/// begun inside a query) may be open. Dropped before [`settled`](Self::settled),
+/// as when the commit's future is cancelled, the connection is closed rather
+/// than handed back to the pool, which rolls the transaction back.
+struct OpenTransaction(Option<sqlx::pool::PoolConnection<Sqlite>>);
+
+impl OpenTransaction {
+    fn live(&mut self) -> &mut sqlx::pool::PoolConnection<Sqlite> {
+        // `Some` until `settled` or drop take it: both end the borrow's use.
+        self.0.as_mut().expect("connection held until settled")
+    }
+
+    /// The transaction ended (committed or rolled back): the connection may
+    /// go back to the pool.
+    fn settled(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
     }
 }
 
@@ -342,6 +415,141 @@ static WRITE_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         APPEND_JOURNAL.replace("?1", "?3")
     )
 });
+
+/// A whole group commit of plain points in one query (see
+/// [`SqliteStore::commit_single_pass`]): the run rows are inserted or fenced
+/// and stamped with the commit's `:mark`, and every other statement keeps
+/// only the rows of runs that carry it. Its only result rows are the runs it
+/// did not write, each with whether it exists. The `:name`s become anonymous
+/// `?`s bound in order ([`SinglePassParam`]): sqlx numbers a multi-statement
+/// query's `?NNN`s per statement and stops binding at a statement whose
+/// unused numbers run past the argument count.
+static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
+    std::sync::LazyLock::new(|| {
+        const WRITTEN: &str = "EXISTS (SELECT 1 FROM runs AS m \
+             WHERE m.id = j.value ->> 'run_id' AND m.commit_mark = :mark)";
+        let create = CREATE_RUNS
+            .replace(
+                "created_at, updated_at)",
+                "created_at, updated_at, commit_mark)",
+            )
+            .replace(
+                "j.value ->> 'now', j.value ->> 'now'\n",
+                "j.value ->> 'now', j.value ->> 'now', :mark\n",
+            )
+            .replace("?1) AS j", ":creates) AS j")
+            .replace("\nRETURNING id", "");
+        let fence = FENCE
+            .replace(
+                "    version = runs.version + 1,",
+                "    version = runs.version + 1,\n    commit_mark = :mark,",
+            )
+            .replace("?1) AS j", ":runs) AS j")
+            .replace("\nRETURNING id", "");
+        let steps = UPSERT_STEPS.replace(
+            "FROM jsonb_each(?1) AS j WHERE true",
+            &format!("FROM jsonb_each(:steps) AS j WHERE {WRITTEN}"),
+        );
+        let events = INSERT_EVENTS.replace(
+            "FROM jsonb_each(?1) AS j WHERE true",
+            &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
+        );
+        let journal = APPEND_JOURNAL.replace(
+            "FROM jsonb_each(?1) AS j) AS x",
+            &format!("FROM jsonb_each(:journal) AS j WHERE {WRITTEN}) AS x"),
+        );
+        let wake = crate::event_sql::WAKE_WAITERS_DOC_SQLITE
+            .replace("$1) AS j", ":events) AS j")
+            .replace("$2", ":now")
+            .replace(
+                "WHERE w.key = j.value ->> 'key'",
+                &format!("WHERE {WRITTEN} AND (w.key = j.value ->> 'key'"),
+            )
+            .replace("= w.run_id)))", "= w.run_id))))");
+        let sql = format!(
+            "BEGIN IMMEDIATE;\n{create};\n{fence};\n{steps};\n{events};\n{journal};\n\
+             DELETE FROM event_waits WHERE run_id IN (SELECT r.id FROM json_each(:cleared) AS j \
+             JOIN runs AS r ON r.id = j.value AND r.commit_mark = :mark);\n{wake};\n\
+             SELECT j.value, r.id IS NOT NULL FROM json_each(:ids) AS j \
+             LEFT JOIN runs AS r ON r.id = j.value WHERE r.commit_mark IS NOT :mark;\nCOMMIT"
+        );
+        SinglePassParam::anonymous(&sql)
+    });
+
+/// A value [`SINGLE_PASS`] binds, by the `:name` it is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SinglePassParam {
+    Mark,
+    Creates,
+    Runs,
+    Steps,
+    Events,
+    Journal,
+    Cleared,
+    Now,
+    Ids,
+}
+
+impl SinglePassParam {
+    const NAMES: [(&'static str, SinglePassParam); 9] = [
+        (":mark", SinglePassParam::Mark),
+        (":creates", SinglePassParam::Creates),
+        (":runs", SinglePassParam::Runs),
+        (":steps", SinglePassParam::Steps),
+        (":events", SinglePassParam::Events),
+        (":journal", SinglePassParam::Journal),
+        (":cleared", SinglePassParam::Cleared),
+        (":now", SinglePassParam::Now),
+        (":ids", SinglePassParam::Ids),
+    ];
+
+    /// `sql` with each `:name` replaced by `?`, and the names in order.
+    fn anonymous(sql: &str) -> (String, Vec<SinglePassParam>) {
+        let mut out = String::with_capacity(sql.len());
+        let mut order = Vec::new();
+        let mut rest = sql;
+        while let Some(at) = rest.find(':') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            let named = Self::NAMES.iter().find(|(name, _)| {
+                rest.starts_with(name)
+                    && !rest[name.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            });
+            match named {
+                Some((name, param)) => {
+                    out.push('?');
+                    order.push(*param);
+                    rest = &rest[name.len()..];
+                }
+                None => {
+                    out.push(':');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        (out, order)
+    }
+}
+
+/// A document to bind, `[]` when there are no rows.
+fn doc_or_empty(doc: &Option<String>) -> &str {
+    doc.as_deref().unwrap_or("[]")
+}
+
+/// A fresh mark for a single-pass commit. It only has to differ from the
+/// marks earlier commits left on the batch's run rows: 64 random bits
+/// (per-process random keys over a counter) make a repeat vanishingly unlikely.
+fn commit_mark() -> i64 {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: std::sync::LazyLock<std::hash::RandomState> =
+        std::sync::LazyLock::new(std::hash::RandomState::new);
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let hash = KEYS.hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
 
 const MEMORY_SET_HISTORY: &str = "\
 INSERT INTO bot_memory_history (bot, key, value, version, replaced_at)
@@ -844,6 +1052,13 @@ impl Store for SqliteStore {
         if batch.is_empty() && writes.is_empty() {
             return Ok((batch.outcomes, Vec::new()));
         }
+        if writes.is_empty()
+            && let Some(pass) = batch.single_pass()?
+        {
+            let unwritten = self.commit_single_pass(pass).await?;
+            batch.settle(&unwritten);
+            return Ok((batch.outcomes, Vec::new()));
+        }
         // IMMEDIATE takes the write lock up front: a deferred transaction that
         // reads first could fail to upgrade if another process wrote meanwhile.
         let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
@@ -979,6 +1194,38 @@ mod tests {
     // Nearly every group commit publishes, so the wake-up statements run at
     // every commit: scanning the waiting runs there made a million waiting
     // runs slow down every new one (DESIGN.md: waiting costs a row).
+    #[test]
+    fn the_single_pass_commit_filters_every_row_statement_by_its_mark() {
+        use SinglePassParam::*;
+        let (sql, order) = &*SINGLE_PASS;
+        assert!(!sql.contains(':') || !sql.contains(":mark"), "{sql}");
+        assert!(!sql.contains('$') && !sql.contains("RETURNING"), "{sql}");
+        assert!(sql.starts_with("BEGIN IMMEDIATE;") && sql.ends_with("COMMIT"));
+        // Creation and fence stamp the mark; steps, events, journal, cleared
+        // waits, wake-ups and the final look-up keep or skip by it.
+        assert_eq!(
+            order,
+            &[
+                Mark, Creates, Mark, Runs, Steps, Mark, Events, Mark, Journal, Mark, Cleared, Mark,
+                Now, Now, Events, Mark, Ids, Mark
+            ]
+        );
+        assert_eq!(sql.matches('?').count(), order.len());
+    }
+
+    #[test]
+    fn named_parameters_become_anonymous_in_order() {
+        let (sql, order) = SinglePassParam::anonymous(
+            "SELECT :mark, j.value ->> 'a:b', :marker, :now FROM x WHERE y = :ids",
+        );
+        assert_eq!(
+            sql,
+            "SELECT ?, j.value ->> 'a:b', :marker, ? FROM x WHERE y = ?"
+        );
+        use SinglePassParam::*;
+        assert_eq!(order, vec![Mark, Now, Ids]);
+    }
+
     #[tokio::test]
     async fn waking_waiters_never_scans_the_waiting_runs() {
         let dir = tempfile::tempdir().expect("a temp dir");

@@ -74,6 +74,7 @@ conformance!(
     values_round_trip_exactly,
     commit_moves_the_run_forward,
     stale_epoch_is_fenced_while_the_batch_commits,
+    a_stale_plain_point_writes_no_row_beside_a_live_one,
     unknown_run_is_rejected,
     steps_are_recorded_exactly_once,
     attempts_are_counted,
@@ -396,6 +397,48 @@ async fn stale_epoch_is_fenced_while_the_batch_commits(h: &Harness) {
 
     // The new holder's epoch commits.
     commit_one(h, point("a", taken.lease_epoch, json!({"from": "new"}))).await;
+}
+
+/// The batch SQLite writes in one pass (plain points: no memory, approvals
+/// or event marks) must leave out a fenced point's rows just the same.
+async fn a_stale_plain_point_writes_no_row_beside_a_live_one(h: &Harness) {
+    let s = &h.store;
+    let stale = started_run(&h.store, "a").await;
+    let fresh_b = started_run(&h.store, "b").await;
+    let taken = s
+        .claim_run("a", "other", 10 + 60_001, 60_000)
+        .await
+        .expect("claim runs")
+        .expect("expired lease is taken");
+
+    let mut old = point("a", stale, json!({"from": "stale"}));
+    old.steps = vec![step("1", StepStatus::Done, 1, Some(json!("stale")))];
+    old.events = vec![event("a:1", "done", json!(1))];
+    old.journal = vec![entry("stale", json!(null))];
+    old.waits = Some(Vec::new());
+    let mut good = point("b", fresh_b, json!({"from": "b"}));
+    good.steps = vec![step("1", StepStatus::Done, 1, Some(json!("b")))];
+    good.events = vec![event("b:1", "done", json!(2))];
+    good.journal = vec![entry("ok", json!(null))];
+    good.waits = Some(Vec::new());
+
+    let outcomes = s.commit(vec![old, good]).await.expect("commit runs");
+    assert_eq!(outcomes, vec![PointOutcome::Fenced, PointOutcome::Ok]);
+
+    let a = s.run("a").await.expect("read").expect("exists");
+    assert_eq!(a.state, json!({"pc": 0}));
+    assert_eq!(a.lease_epoch, taken.lease_epoch);
+    assert!(s.steps("a").await.expect("read").is_empty());
+    assert!(s.journal("a").await.expect("read").is_empty());
+    let events = s.events(EventFilter::default()).await.expect("read");
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, vec!["b:1"]);
+
+    let b = s.run("b").await.expect("read").expect("exists");
+    assert_eq!(b.state, json!({"from": "b"}));
+    assert_eq!(b.version, 1);
+    assert_eq!(s.steps("b").await.expect("read").len(), 1);
+    assert_eq!(s.journal("b").await.expect("read").len(), 1);
 }
 
 async fn unknown_run_is_rejected(h: &Harness) {
