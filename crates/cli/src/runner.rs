@@ -110,7 +110,7 @@ pub async fn open_store(db: &DbArgs) -> anyhow::Result<AnyStore> {
     *WAKEUPS.lock().unwrap_or_else(|e| e.into_inner()) = wakeups;
     AnyStore::open(&db.db)
         .await
-        .with_context(|| format!("cannot open the database {}", db.db))
+        .with_context(|| format!("cannot open the database {}", store::redact_url(&db.db)))
 }
 
 /// Refuses a SQLite `--db` that is a folder or lies in a folder that does

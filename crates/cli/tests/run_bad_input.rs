@@ -861,3 +861,14 @@ fn a_reader_that_stops_early_is_no_panic() {
     // What was run while nobody read is recorded all the same.
     assert_eq!(fixture.show("piped")["status"], "completed");
 }
+
+#[test]
+fn a_password_in_a_database_url_never_reaches_a_message() {
+    let output = botflow_with(&["runs", "list", "--db", "mysql://app:s3cret@127.0.0.1/x"]);
+    assert!(!output.status.success());
+    let message = text(&output.stderr);
+    assert!(
+        message.contains("mysql://app:***@127.0.0.1/x") && !message.contains("s3cret"),
+        "{message}"
+    );
+}

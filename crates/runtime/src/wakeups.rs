@@ -103,7 +103,7 @@ impl WakeupConfig {
     /// only slows wake-ups, see the module doc).
     pub fn redis(url: &str) -> Result<WakeupConfig, WakeupError> {
         redis::Client::open(url).map_err(|error| WakeupError::RedisUrl {
-            url: redact(url),
+            url: store::redact_url(url),
             reason: error.to_string(),
         })?;
         Ok(WakeupConfig::Redis {
@@ -129,25 +129,6 @@ impl WakeupConfig {
             WakeupConfig::Postgres { .. } => WakeupConfig::Postgres { channel },
             WakeupConfig::Redis { url, .. } => WakeupConfig::Redis { url, channel },
         })
-    }
-}
-
-/// `url` with its password (if any) replaced by `***`, for messages.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            if user_info.contains(':') {
-                format!("{scheme}://{user}:***@{host}{path}")
-            } else {
-                format!("{scheme}://{user}@{host}{path}")
-            }
-        }
-        None => url.to_owned(),
     }
 }
 
@@ -285,7 +266,7 @@ impl Wakeups {
                     Ok(client) => client,
                     Err(error) => {
                         // `WakeupConfig::redis` checks this; a config built by hand may not be.
-                        tracing::warn!(url = %redact(url), %error,
+                        tracing::warn!(url = %store::redact_url(url), %error,
                             "the Redis URL cannot be used; only this process's worker is woken");
                         return Wakeups::local_only();
                     }
@@ -297,7 +278,7 @@ impl Wakeups {
                 (
                     Transport::Redis { client, database },
                     channel.clone(),
-                    format!("Redis at {}", redact(url)),
+                    format!("Redis at {}", store::redact_url(url)),
                 )
             }
         };
@@ -645,11 +626,14 @@ mod tests {
     #[test]
     fn passwords_never_reach_messages() {
         assert_eq!(
-            redact("redis://user:secret@host:6379/0"),
+            store::redact_url("redis://user:secret@host:6379/0"),
             "redis://user:***@host:6379/0"
         );
-        assert_eq!(redact("redis://:secret@host"), "redis://:***@host");
-        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
+        assert_eq!(
+            store::redact_url("redis://:secret@host"),
+            "redis://:***@host"
+        );
+        assert_eq!(store::redact_url("redis://host:6379"), "redis://host:6379");
         let error = WakeupConfig::redis("redis://:secret@").err();
         if let Some(error) = error {
             assert!(!error.to_string().contains("secret"), "{error}");

@@ -64,12 +64,12 @@ impl AnyStore {
         } else if let Some(path) = url.strip_prefix("sqlite:") {
             path
         } else if url.contains("://") || url.is_empty() {
-            return Err(Error::UnsupportedUrl(url.to_owned()));
+            return Err(Error::UnsupportedUrl(crate::redact_url(url)));
         } else {
             url
         };
         if path.is_empty() {
-            return Err(Error::UnsupportedUrl(url.to_owned()));
+            return Err(Error::UnsupportedUrl(crate::redact_url(url)));
         }
         Ok(SqliteStore::open_with(Path::new(path), options.sqlite)
             .await?

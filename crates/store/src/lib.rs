@@ -56,6 +56,7 @@ mod group;
 mod model;
 mod notice_sql;
 mod postgres;
+mod redact;
 mod rows;
 mod schedule;
 mod schedule_sql;
@@ -81,6 +82,7 @@ pub use model::{
     RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
 };
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use redact::redact_url;
 pub use schedule::{NEVER, ScheduleRecord};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 pub use store::Store;

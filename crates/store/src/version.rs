@@ -34,7 +34,7 @@ pub async fn schema_version(url: &str) -> Result<Option<i64>> {
                 .or_else(|| url.strip_prefix("sqlite:"))
                 .unwrap_or(url);
             if path.is_empty() || path.contains("://") {
-                return Err(Error::UnsupportedUrl(url.to_owned()));
+                return Err(Error::UnsupportedUrl(crate::redact_url(url)));
             }
             if !Path::new(path).is_file() {
                 return Ok(None);

@@ -58,7 +58,7 @@ pub(crate) async fn open_store_retrying(
     within: Duration,
 ) -> anyhow::Result<store::AnyStore> {
     let started = Instant::now();
-    let target = redact(&db.db);
+    let target = store::redact_url(&db.db);
     let mut pause = RETRY_START;
     let mut attempt: u32 = 1;
     loop {
@@ -98,21 +98,6 @@ pub(crate) async fn open_store_retrying(
         tokio::time::sleep(wait).await;
         pause = (pause * 2).min(RETRY_MAX);
         attempt += 1;
-    }
-}
-
-/// `url` with its password (if any) replaced by `***`, for messages.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 
