@@ -352,17 +352,24 @@ async fn commit_moves_the_run_forward(h: &Harness) {
     assert!(s.commit(vec![]).await.expect("empty commit").is_empty());
 }
 
-async fn stale_epoch_is_fenced_while_the_batch_commits(h: &Harness) {
-    let s = &h.store;
+/// Starts runs "a" and "b"; another node then takes "a" over once its lease
+/// has expired. Returns a's old epoch, b's epoch and a's new record.
+async fn a_taken_over_beside_b(h: &Harness) -> (i64, i64, store::RunRecord) {
     let stale = started_run(&h.store, "a").await;
     let fresh_b = started_run(&h.store, "b").await;
-    // Another node takes over "a" once the first lease has expired.
-    let taken = s
+    let taken = h
+        .store
         .claim_run("a", "other", 10 + 60_001, 60_000)
         .await
         .expect("claim runs")
         .expect("expired lease is taken");
     assert_eq!(taken.lease_epoch, stale + 1);
+    (stale, fresh_b, taken)
+}
+
+async fn stale_epoch_is_fenced_while_the_batch_commits(h: &Harness) {
+    let s = &h.store;
+    let (stale, fresh_b, taken) = a_taken_over_beside_b(h).await;
 
     let mut old = point("a", stale, json!({"from": "stale"}));
     old.steps = vec![step("1", StepStatus::Done, 1, Some(json!("stale")))];
@@ -403,13 +410,7 @@ async fn stale_epoch_is_fenced_while_the_batch_commits(h: &Harness) {
 /// or event marks) must leave out a fenced point's rows just the same.
 async fn a_stale_plain_point_writes_no_row_beside_a_live_one(h: &Harness) {
     let s = &h.store;
-    let stale = started_run(&h.store, "a").await;
-    let fresh_b = started_run(&h.store, "b").await;
-    let taken = s
-        .claim_run("a", "other", 10 + 60_001, 60_000)
-        .await
-        .expect("claim runs")
-        .expect("expired lease is taken");
+    let (stale, fresh_b, taken) = a_taken_over_beside_b(h).await;
 
     let mut old = point("a", stale, json!({"from": "stale"}));
     old.steps = vec![step("1", StepStatus::Done, 1, Some(json!("stale")))];
