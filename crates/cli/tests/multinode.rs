@@ -341,9 +341,13 @@ fn a_paused_worker_past_its_lease_is_fenced_and_lets_go_and_each_step_is_recorde
         std::thread::sleep(Duration::from_millis(50));
     };
     let let_go: BTreeSet<&String> = fenced.union(&aborted).collect();
+    // When the pause caught one group commit holding every held run, the
+    // server ended it and no write of the resumed worker reaches the fence:
+    // all are "aborted". Either way each held run is let go (below), and the
+    // epoch log shows no write of it landed after the takeover.
     assert!(
-        !fenced.is_empty(),
-        "the resumed worker said its runs were taken over: {}",
+        !fenced.is_empty() || !aborted.is_empty(),
+        "the resumed worker said its runs were taken over or its commit failed: {}",
         first.log()
     );
     assert_eq!(

@@ -58,17 +58,28 @@ impl Driver {
         point: &mut DurablePoint,
         now: i64,
     ) -> Result<Next> {
-        let requests = self
-            .inner
-            .store
-            .approvals(ApprovalFilter {
-                run_id: Some(self.run.clone()),
-                path: Some(request.path.clone()),
-                status: None,
-                approver: None,
-                limit: u32::MAX,
-            })
-            .await?;
+        // A request is stored only by a committed point that also recorded
+        // this step's row (`request_created`), so a step this run has not
+        // recorded yet has none: the first pass of a new approval step (every
+        // approval workflow has one) skips the read.
+        let recorded = self
+            .steps
+            .get(&request.path)
+            .is_some_and(|row| row.recorded);
+        let requests = if recorded {
+            self.inner
+                .store
+                .approvals(ApprovalFilter {
+                    run_id: Some(self.run.clone()),
+                    path: Some(request.path.clone()),
+                    status: None,
+                    approver: None,
+                    limit: u32::MAX,
+                })
+                .await?
+        } else {
+            Vec::new()
+        };
         let Some(current) = requests.into_iter().max_by_key(|a| a.escalations) else {
             return Ok(match self.new_request(request, now) {
                 Ok(new) => {
