@@ -106,15 +106,9 @@ impl Committer {
     /// other writes) and waits until its transaction has committed. The inner
     /// result is the write's own: a refused decision, which changed nothing.
     pub(crate) async fn write(&self, write: GroupWrite) -> Result<store::Result<GroupWritten>> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job::Write(write, reply))
-            .map_err(|_| Error::Closed)?;
-        match answer.await {
-            Ok(Ok(written)) => Ok(written),
-            Ok(Err(message)) => Err(Error::Commit(message)),
-            Err(_) => Err(Error::Closed),
-        }
+        let mut written = self.write_all(vec![write]).await?;
+        // `write_all` answers once per write it was given: here, one.
+        Ok(written.pop().expect("one answer per write"))
     }
 
     /// Applies several writes, queued together so that they ride on one
