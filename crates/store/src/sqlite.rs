@@ -336,11 +336,22 @@ fn run_insert_error(hash: &str, error: sqlx::Error) -> Error {
     }
 }
 
+/// The fence of a batch's existing runs, in two statements: the run's index
+/// columns (`status`, `wake_at`: `runs_status_wake`) are set only where they
+/// change, since SQLite rewrites an index entry for every row an UPDATE sets
+/// an indexed column of, changed or not. Most points leave a run `running`
+/// with no wake-up time, and that index entry was one more page in nearly
+/// every group commit. Both statements fence on the lease epoch; the second,
+/// which writes the rest, returns the runs written.
 const FENCE: &str = "\
 UPDATE runs SET
     status = j.value ->> 'status',
+    wake_at = j.value ->> 'wake_at'
+FROM jsonb_each(?1) AS j
+WHERE runs.id = j.value ->> 'id' AND runs.lease_epoch = j.value ->> 'epoch'
+    AND (runs.status IS NOT j.value ->> 'status' OR runs.wake_at IS NOT j.value ->> 'wake_at');
+UPDATE runs SET
     state = j.value ->> 'state',
-    wake_at = j.value ->> 'wake_at',
     result = j.value ->> 'result',
     error = j.value ->> 'error',
     version = runs.version + 1,
@@ -595,7 +606,9 @@ impl CommitTx for SqliteTx {
     }
 
     async fn fence(&mut self, runs_doc: &str) -> Result<Vec<String>> {
+        // Two statements, each numbering its own `?1`.
         Ok(sqlx::query_scalar(FENCE)
+            .bind(runs_doc)
             .bind(runs_doc)
             .fetch_all(&mut *self.0)
             .await?)
@@ -1207,11 +1220,93 @@ mod tests {
         assert_eq!(
             order,
             &[
-                Mark, Creates, Mark, Runs, Steps, Mark, Events, Mark, Journal, Mark, Cleared, Mark,
-                Now, Now, Events, Mark, Ids, Mark
+                Mark, Creates, Runs, Mark, Runs, Steps, Mark, Events, Mark, Journal, Mark, Cleared,
+                Mark, Now, Now, Events, Mark, Ids, Mark
             ]
         );
         assert_eq!(sql.matches('?').count(), order.len());
+    }
+
+    // Version 11 rebuilt `events` without AUTOINCREMENT: a store upgraded
+    // from 10 keeps its events, numbers, indexes, and numbers new ones on.
+    #[tokio::test]
+    async fn events_keep_their_numbers_across_the_upgrade_to_version_11() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("upgrade.db");
+        {
+            let before = sqlx::migrate::Migrator {
+                migrations: std::borrow::Cow::Owned(
+                    MIGRATOR
+                        .migrations
+                        .iter()
+                        .filter(|m| m.version <= 10)
+                        .cloned()
+                        .collect(),
+                ),
+                ..sqlx::migrate::Migrator::DEFAULT
+            };
+            let pool = SqlitePool::connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
+            .await
+            .expect("creates a version 10 store");
+            before.run(&pool).await.expect("migrates to 10");
+            // Numbers with a gap, as a rolled-back insert leaves them.
+            sqlx::query(
+                "INSERT INTO events (seq, id, name, at) VALUES (1, 'a', 'e', 1), (5, 'b', 'e', 2)",
+            )
+            .execute(&pool)
+            .await
+            .expect("publishes on version 10");
+            pool.close().await;
+        }
+        let store = SqliteStore::open(&path).await.expect("upgrades");
+        let (newer, created) = store
+            .publish_event(
+                crate::NewEvent {
+                    id: "c".to_owned(),
+                    name: "e".to_owned(),
+                    key: None,
+                    target_bot: None,
+                    payload: None,
+                    from_bot: None,
+                    from_run: None,
+                },
+                3,
+            )
+            .await
+            .expect("publishes on version 11");
+        assert!(created);
+        assert_eq!(newer.seq, 6, "numbered after the largest");
+        let events = store
+            .events(crate::EventFilter {
+                name: Some("e".to_owned()),
+                ..Default::default()
+            })
+            .await
+            .expect("lists by name");
+        let numbered: Vec<(i64, &str)> = events.iter().map(|e| (e.seq, e.id.as_str())).collect();
+        assert_eq!(numbered, [(1, "a"), (5, "b"), (6, "c")]);
+        let plan = plan(
+            &store,
+            "SELECT seq FROM events WHERE name = ?1 AND seq > 0",
+            &["e"],
+        )
+        .await;
+        assert!(
+            plan.iter().any(|s| s.contains("events_name_seq")),
+            "{plan:?}"
+        );
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'events' AND sql LIKE '%AUTOINCREMENT%'",
+        )
+        .fetch_one(&store.writer)
+        .await
+        .expect("reads the schema");
+        assert_eq!(counted, 0, "no sqlite_sequence row to rewrite per insert");
+        store.close().await;
     }
 
     #[test]

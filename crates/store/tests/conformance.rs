@@ -340,6 +340,14 @@ async fn commit_moves_the_run_forward(h: &Harness) {
     assert_eq!(run.updated_at, 200);
     assert_eq!(run.created_at, 1);
 
+    // Still waiting, until another time: only the time changes.
+    let mut p = point("r1", epoch, json!({"pc": 1}));
+    p.status = RunStatus::Waiting;
+    p.wake_at = Some(6_000);
+    commit_one(h, p).await;
+    let run = s.run("r1").await.expect("read").expect("exists");
+    assert_eq!((run.status, run.wake_at), (RunStatus::Waiting, Some(6_000)));
+
     let mut p = point("r1", epoch, json!({"pc": 2}));
     p.status = RunStatus::Completed;
     p.result = Some(json!({"ok": true}));
@@ -348,7 +356,7 @@ async fn commit_moves_the_run_forward(h: &Harness) {
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!(run.wake_at, None);
     assert_eq!(run.result, Some(json!({"ok": true})));
-    assert_eq!(run.version, 2);
+    assert_eq!(run.version, 3);
     assert!(s.commit(vec![]).await.expect("empty commit").is_empty());
 }
 
@@ -412,11 +420,15 @@ async fn a_stale_plain_point_writes_no_row_beside_a_live_one(h: &Harness) {
     let s = &h.store;
     let (stale, fresh_b, taken) = a_taken_over_beside_b(h).await;
 
+    let before = s.run("a").await.expect("read").expect("exists");
     let mut old = point("a", stale, json!({"from": "stale"}));
     old.steps = vec![step("1", StepStatus::Done, 1, Some(json!("stale")))];
     old.events = vec![event("a:1", "done", json!(1))];
     old.journal = vec![entry("stale", json!(null))];
     old.waits = Some(Vec::new());
+    // Status and wake-up time are written apart from the rest: fenced too.
+    old.status = RunStatus::Waiting;
+    old.wake_at = Some(99);
     let mut good = point("b", fresh_b, json!({"from": "b"}));
     good.steps = vec![step("1", StepStatus::Done, 1, Some(json!("b")))];
     good.events = vec![event("b:1", "done", json!(2))];
@@ -429,6 +441,7 @@ async fn a_stale_plain_point_writes_no_row_beside_a_live_one(h: &Harness) {
     let a = s.run("a").await.expect("read").expect("exists");
     assert_eq!(a.state, json!({"pc": 0}));
     assert_eq!(a.lease_epoch, taken.lease_epoch);
+    assert_eq!((a.status, a.wake_at), (before.status, before.wake_at));
     assert!(s.steps("a").await.expect("read").is_empty());
     assert!(s.journal("a").await.expect("read").is_empty());
     let events = s.events(EventFilter::default()).await.expect("read");
