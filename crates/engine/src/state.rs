@@ -13,6 +13,10 @@ use crate::ir::ErrorMode;
 use crate::protocol::{Effect, ErrorValue, Request};
 
 /// A run in progress (or finished).
+///
+/// Fields that hold their default are left out of the JSON (and read back as
+/// the default): a run's state is written at every durable point, and most
+/// of it is empty most of the time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     /// Fiber 0 is the main program; others are `PARALLEL` branches and event handlers.
@@ -20,22 +24,31 @@ pub struct RunState {
     pub(crate) next_fiber: u32,
     pub(crate) next_request: u64,
     /// How often each step path base was entered (`3` → `3`, `3#2` ...).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) step_counts: BTreeMap<String, u32>,
     /// How many requests each path base issued.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) request_counts: BTreeMap<String, u32>,
     /// How many events the run has published.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) events_published: u64,
     pub(crate) uuids: UuidSource,
     /// The time of the latest `advance`, epoch milliseconds.
     pub(crate) now_ms: i64,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) headers: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) system_prompt: Option<String>,
     /// `ON EVENT` handlers: (event name, entry pc).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) handlers: Vec<(String, usize)>,
     /// How many handler bodies have been started (their step-path prefix is `on#n`).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) handlers_started: u64,
     /// Effects produced by [`crate::resume`], handed out by the next advance.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) outbox: Vec<Effect>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) finished: Option<Finished>,
 }
 
@@ -71,14 +84,19 @@ pub(crate) struct Fiber {
     pub frames: Vec<Frame>,
     pub status: FiberStatus,
     /// The step-path prefix of a branch (`4/A`); empty for the main fiber.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub prefix: String,
     /// The `STEP`s this fiber is inside, innermost last.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub steps: Vec<ActiveStep>,
     /// For a branch: its parent fiber and label.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub parent: Option<u32>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub label: String,
     /// For a branch: the number of the `STEP` of its `PARALLEL`, which its
     /// requests belong to when they are in no step of their own.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub step_number: Option<String>,
     /// For a branch or an event handler: the names it wrote since it
     /// started, which are what its join or its end hands back. `None` for
@@ -150,15 +168,22 @@ pub(crate) struct JoinState {
 pub(crate) struct Frame {
     /// A procedure's parameters and locals; `None` in the main program, where
     /// every variable is a run variable.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub locals: Option<Map<String, Value>>,
     /// The procedure's case-folded name (for a FUNCTION's `name = value` result).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub proc: Option<String>,
     /// Where the caller continues, and the temporary that receives a function's value.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub return_pc: usize,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub result: Option<u32>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub temps: BTreeMap<u32, Value>,
     /// Loop state by the pc of the loop's first op.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub loops: BTreeMap<usize, LoopState>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub on_error: Option<ErrorMode>,
 }
 
@@ -189,6 +214,7 @@ pub(crate) struct ActiveStep {
     /// The pc of its `StepEnter`, and the frame depth it runs in.
     pub enter: usize,
     pub depth: usize,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub error: Option<ErrorValue>,
 }
 
@@ -216,4 +242,9 @@ impl RunState {
     pub fn is_finished(&self) -> bool {
         self.finished.is_some()
     }
+}
+
+/// Whether a field holds its type's default: such fields are not written.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
