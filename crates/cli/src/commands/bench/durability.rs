@@ -93,7 +93,7 @@ pub fn run(args: &W1Args) -> anyhow::Result<ExitCode> {
     };
     let log = work.path().join("bot.log");
     let prefix = format!("d-{:x}", random_u64() as u32);
-    let ids: Vec<String> = (0..runs).map(|i| format!("{prefix}-{i}")).collect();
+    let ids: Vec<String> = (0..runs).map(|i| super::workflow_id(&prefix, i)).collect();
     let spawn = || spawn_child(&db, &bots, &log, runs, &prefix);
 
     let threshold = (runs * 2).div_ceil(5);

@@ -321,7 +321,7 @@ async fn drive(plan: Plan) -> anyhow::Result<Seen> {
                 if i >= plan.runs || began.elapsed() >= plan.cap {
                     return seen;
                 }
-                let id = format!("{}-{i}", plan.prefix);
+                let id = super::workflow_id(&plan.prefix, i);
                 let outcome = one(&http, &plan, &id).await;
                 let ok = match outcome {
                     Ok((start_ms, total_ms, status)) if status == "completed" => {

@@ -88,6 +88,14 @@ impl Variant {
     }
 }
 
+/// The workflow id of a phase's `i`-th run. Numbers are zero-padded so that
+/// ids sort in start order, as UUID v7s (botflow's own ids) and most
+/// business ids do: the store's indexes on run ids then grow at their end
+/// instead of splitting pages in the middle (`-10` sorting before `-2`).
+pub fn workflow_id(prefix: &str, i: usize) -> String {
+    format!("{prefix}-{i:06}")
+}
+
 /// Writes the W1 deployment into `root`: the workflow's package, and an
 /// empty package per built-in bot so that `botflow check` knows their names.
 pub fn write_deployment(root: &Path) -> anyhow::Result<()> {

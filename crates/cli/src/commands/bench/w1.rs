@@ -366,7 +366,7 @@ pub async fn drive_all(
                 if i >= runs || began.elapsed() >= cap {
                     return seen;
                 }
-                let id = format!("{prefix}-{i}");
+                let id = super::workflow_id(&prefix, i);
                 let t0 = Instant::now();
                 let outcome = super::run_one(&bench, &id, variant, POLL).await;
                 let ms = t0.elapsed().as_secs_f64() * 1000.0;
