@@ -253,3 +253,33 @@ fn a_state_stored_before_branch_writes_were_tracked_still_joins() {
     let outcome = engine::advance(&compiled, &mut state, 0, 1000).outcome;
     assert_eq!(outcome, Outcome::Completed(json!({"x": 1, "y": 2})));
 }
+
+// A run's state is written at every durable point: what holds its default
+// is left out, and reads back as the default.
+#[test]
+fn a_stored_state_leaves_out_what_is_empty() {
+    let (compiled, mut state) = start("STEP 1: BOT \"a\" \"go\"\n");
+    let Outcome::Blocked(_) = engine::advance(&compiled, &mut state, 0, 1000).outcome else {
+        panic!("the step waits for its bot");
+    };
+    let text = serde_json::to_string(&state).unwrap();
+    for absent in [
+        "\"outbox\"",
+        "\"handlers\"",
+        "\"headers\"",
+        "\"temps\"",
+        "\"loops\"",
+        "\"locals\"",
+        "\"prefix\"",
+        "\"label\"",
+        "\"finished\"",
+    ] {
+        assert!(!text.contains(absent), "{absent} is written: {text}");
+    }
+    assert!(
+        text.contains("\"steps\":[{"),
+        "the open STEP is kept: {text}"
+    );
+    let back: engine::RunState = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, state);
+}
