@@ -468,12 +468,53 @@ fn fold_step(earlier: &mut PreparedStep, later: PreparedStep) {
     earlier.write.started_at = started_at;
 }
 
+/// A long text column of a commit document (a run's state, a point's
+/// journal entries): a JSON string, or where the backend reads them from
+/// the commit's [`SideTexts`], the `[start, length]` of its bytes there.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Text<'a> {
+    Inline(&'a str),
+    Side([usize; 2]),
+}
+
+/// The long texts of a single-pass commit, side by side in one blob bound
+/// beside its documents. Inside a document such a text is a JSON string:
+/// serde escapes every quote of it, and SQLite parses and unescapes it
+/// again in every statement that reads that document. A run's state (most
+/// of a point's bytes) is JSON full of quotes; as a slice of the blob it is
+/// copied, never escaped or scanned.
+#[derive(Default)]
+pub(crate) struct SideTexts(Vec<u8>);
+
+impl SideTexts {
+    /// Appends `text`; its reference is 1-based, as SQL's `substr` counts.
+    fn text<'a>(&mut self, text: &'a str) -> Text<'a> {
+        let start = self.0.len() + 1;
+        self.0.extend_from_slice(text.as_bytes());
+        Text::Side([start, text.len()])
+    }
+
+    /// The blob to bind.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Where the long texts of documents go: inline, or into side texts.
+fn long_text<'a>(side: &mut Option<&mut SideTexts>, text: &'a str) -> Text<'a> {
+    match side {
+        Some(side) => side.text(text),
+        None => Text::Inline(text),
+    }
+}
+
 #[derive(Serialize)]
 struct RunRow<'a> {
     id: &'a str,
     epoch: i64,
     status: &'a str,
-    state: &'a str,
+    state: Text<'a>,
     wake_at: Option<i64>,
     result: Option<&'a str>,
     error: Option<&'a str>,
@@ -489,7 +530,7 @@ struct CreateRow<'a> {
     bot: &'a str,
     program_hash: &'a str,
     status: &'a str,
-    state: &'a str,
+    state: Text<'a>,
     input: &'a str,
     wake_at: Option<i64>,
     result: Option<&'a str>,
@@ -538,7 +579,7 @@ struct JournalRow<'a> {
     run_id: &'a str,
     n: usize,
     at: i64,
-    entries: &'a str,
+    entries: Text<'a>,
 }
 
 fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
@@ -556,7 +597,10 @@ pub(crate) struct RowDocs {
 }
 
 /// The creation rows of a round's points that create their run.
-fn creates_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
+fn creates_doc(
+    round: &[PreparedPoint],
+    mut side: Option<&mut SideTexts>,
+) -> Result<Option<String>> {
     let creates: Vec<CreateRow<'_>> = round
         .iter()
         .filter_map(|p| {
@@ -566,7 +610,7 @@ fn creates_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
                 bot: &c.creation.bot,
                 program_hash: &c.creation.program_hash,
                 status: p.status,
-                state: &p.state,
+                state: long_text(&mut side, &p.state),
                 input: &c.input,
                 wake_at: p.wake_at,
                 result: p.result.as_deref(),
@@ -584,7 +628,7 @@ fn creates_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
 }
 
 /// The fenced run updates of a round's points on existing runs.
-fn runs_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
+fn runs_doc(round: &[PreparedPoint], mut side: Option<&mut SideTexts>) -> Result<Option<String>> {
     let runs: Vec<RunRow<'_>> = round
         .iter()
         .filter(|p| p.create.is_none())
@@ -592,7 +636,7 @@ fn runs_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
             id: &p.run_id,
             epoch: p.epoch,
             status: p.status,
-            state: &p.state,
+            state: long_text(&mut side, &p.state),
             wake_at: p.wake_at,
             result: p.result.as_deref(),
             error: p.error.as_deref(),
@@ -604,7 +648,7 @@ fn runs_doc(round: &[PreparedPoint]) -> Result<Option<String>> {
 }
 
 /// The step, event and journal rows of `points`.
-fn row_docs(points: &[&PreparedPoint]) -> Result<RowDocs> {
+fn row_docs(points: &[&PreparedPoint], mut side: Option<&mut SideTexts>) -> Result<RowDocs> {
     let steps: Vec<StepRow<'_>> = points
         .iter()
         .flat_map(|p| {
@@ -649,7 +693,7 @@ fn row_docs(points: &[&PreparedPoint]) -> Result<RowDocs> {
                 run_id: &p.run_id,
                 n: j.count,
                 at: p.now,
-                entries: &j.entries,
+                entries: long_text(&mut side, &j.entries),
             })
         })
         .collect();
@@ -696,6 +740,8 @@ pub(crate) struct SinglePass {
     pub(crate) ids: String,
     /// The latest `now` of the batch (wake-ups of waiters use it).
     pub(crate) now: i64,
+    /// The states and journal entries the documents refer to.
+    pub(crate) texts: SideTexts,
 }
 
 impl PreparedBatch {
@@ -723,13 +769,15 @@ impl PreparedBatch {
             .map(|p| p.run_id.as_str())
             .collect();
         let ids: Vec<&str> = round.iter().map(|p| p.run_id.as_str()).collect();
+        let mut texts = SideTexts::default();
         Ok(Some(SinglePass {
-            creates: creates_doc(round)?,
-            runs: runs_doc(round)?,
-            rows: row_docs(&all)?,
+            creates: creates_doc(round, Some(&mut texts))?,
+            runs: runs_doc(round, Some(&mut texts))?,
+            rows: row_docs(&all, Some(&mut texts))?,
             cleared: non_empty_doc(&cleared)?,
             ids: to_doc(&ids)?,
             now: round.iter().map(|p| p.now).max().unwrap_or(0),
+            texts,
         }))
     }
 
@@ -757,11 +805,11 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
     for round in &batch.rounds {
         // A new run's row is inserted with its first point's fields, so that
         // point needs no fencing update; an existing id leaves it out.
-        let created: HashSet<String> = match creates_doc(round)? {
+        let created: HashSet<String> = match creates_doc(round, None)? {
             Some(doc) => tx.create_runs(&doc).await?.into_iter().collect(),
             None => HashSet::new(),
         };
-        let updated: HashSet<String> = match runs_doc(round)? {
+        let updated: HashSet<String> = match runs_doc(round, None)? {
             Some(doc) => tx.fence(&doc).await?.into_iter().collect(),
             None => HashSet::new(),
         };
@@ -787,7 +835,7 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
             }
         }
 
-        let rows = row_docs(&live)?;
+        let rows = row_docs(&live, None)?;
         tx.write_rows(
             rows.steps.as_deref(),
             rows.events.as_deref(),

@@ -260,6 +260,7 @@ impl SqliteStore {
                 SinglePassParam::Cleared => query.bind(doc_or_empty(pass.cleared.as_deref())),
                 SinglePassParam::Now => query.bind(pass.now),
                 SinglePassParam::Ids => query.bind(pass.ids.as_str()),
+                SinglePassParam::Texts => query.bind(pass.texts.bytes()),
             };
         }
         let result = query.fetch_all(&mut **conn.live()).await;
@@ -439,6 +440,13 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
     std::sync::LazyLock::new(|| {
         const WRITTEN: &str = "EXISTS (SELECT 1 FROM runs AS m \
              WHERE m.id = j.value ->> 'run_id' AND m.commit_mark = :mark)";
+        // States and journal entries are slices of the side texts (`batch::SideTexts`).
+        let side = |column: &str| {
+            format!(
+                "CAST(substr(:texts, j.value ->> '$.{column}[0]', \
+                 j.value ->> '$.{column}[1]') AS TEXT)"
+            )
+        };
         let create = CREATE_RUNS
             .replace(
                 "created_at, updated_at)",
@@ -449,6 +457,7 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
                 "j.value ->> 'now', j.value ->> 'now', :mark\n",
             )
             .replace("?1) AS j", ":creates) AS j")
+            .replace("j.value ->> 'state'", &side("state"))
             .replace("\nRETURNING id", "");
         let fence = FENCE
             .replace(
@@ -456,6 +465,7 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
                 "    version = runs.version + 1,\n    commit_mark = :mark,",
             )
             .replace("?1) AS j", ":runs) AS j")
+            .replace("j.value ->> 'state'", &side("state"))
             .replace("\nRETURNING id", "");
         let steps = UPSERT_STEPS.replace(
             "FROM jsonb_each(?1) AS j WHERE true",
@@ -465,10 +475,12 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
             "FROM jsonb_each(?1) AS j WHERE true",
             &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
         );
-        let journal = APPEND_JOURNAL.replace(
-            "FROM jsonb_each(?1) AS j) AS x",
-            &format!("FROM jsonb_each(:journal) AS j WHERE {WRITTEN}) AS x"),
-        );
+        let journal = APPEND_JOURNAL
+            .replace(
+                "FROM jsonb_each(?1) AS j) AS x",
+                &format!("FROM jsonb_each(:journal) AS j WHERE {WRITTEN}) AS x"),
+            )
+            .replace("j.value ->> 'entries'", &side("entries"));
         let wake = crate::event_sql::WAKE_WAITERS_DOC_SQLITE
             .replace("$1) AS j", ":events) AS j")
             .replace("$2", ":now")
@@ -499,10 +511,11 @@ enum SinglePassParam {
     Cleared,
     Now,
     Ids,
+    Texts,
 }
 
 impl SinglePassParam {
-    const NAMES: [(&'static str, SinglePassParam); 9] = [
+    const NAMES: [(&'static str, SinglePassParam); 10] = [
         (":mark", SinglePassParam::Mark),
         (":creates", SinglePassParam::Creates),
         (":runs", SinglePassParam::Runs),
@@ -512,6 +525,7 @@ impl SinglePassParam {
         (":cleared", SinglePassParam::Cleared),
         (":now", SinglePassParam::Now),
         (":ids", SinglePassParam::Ids),
+        (":texts", SinglePassParam::Texts),
     ];
 
     /// `sql` with each `:name` replaced by `?`, and the names in order.
@@ -1213,15 +1227,19 @@ mod tests {
                 .all(|(name, _)| !sql.contains(name)),
             "no named parameter is left: {sql}"
         );
-        assert!(!sql.contains('$') && !sql.contains("RETURNING"), "{sql}");
+        let numbered = sql
+            .match_indices('$')
+            .any(|(at, _)| sql[at + 1..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!numbered && !sql.contains("RETURNING"), "{sql}");
         assert!(sql.starts_with("BEGIN IMMEDIATE;") && sql.ends_with("COMMIT"));
         // Creation and fence stamp the mark; steps, events, journal, cleared
-        // waits, wake-ups and the final look-up keep or skip by it.
+        // waits, wake-ups and the final look-up keep or skip by it. States
+        // and journal entries are read from the side texts.
         assert_eq!(
             order,
             &[
-                Mark, Creates, Runs, Mark, Runs, Steps, Mark, Events, Mark, Journal, Mark, Cleared,
-                Mark, Now, Now, Events, Mark, Ids, Mark
+                Texts, Mark, Creates, Runs, Texts, Mark, Runs, Steps, Mark, Events, Mark, Texts,
+                Journal, Mark, Cleared, Mark, Now, Now, Events, Mark, Ids, Mark
             ]
         );
         assert_eq!(sql.matches('?').count(), order.len());

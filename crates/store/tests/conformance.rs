@@ -65,6 +65,7 @@ macro_rules! conformance {
 
 conformance!(
     a_first_point_creates_the_run_already_leased,
+    long_texts_keep_every_byte,
     a_creating_point_needs_a_stored_program,
     a_releasing_point_frees_the_lease_and_keeps_the_epoch,
     programs_are_stored_once,

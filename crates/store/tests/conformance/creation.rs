@@ -102,3 +102,41 @@ pub(crate) async fn a_releasing_point_frees_the_lease_and_keeps_the_epoch(h: &Ha
         .expect("the commit runs");
     assert_eq!(outcomes, vec![PointOutcome::Fenced]);
 }
+
+/// States and journal entries may travel beside a commit's documents rather
+/// than inside them (SQLite's single pass): every byte comes back, whatever
+/// the text holds, for a created run and an existing one in one batch.
+pub(crate) async fn long_texts_keep_every_byte(h: &Harness) {
+    let s = &h.store;
+    s.put_program(PROGRAM, "ORCHESTRATE WORKFLOW \"wf\"\nEND WORKFLOW\n")
+        .await
+        .expect("the program is stored");
+    let tricky = json!({
+        "quotes": "say \"hi\"", "backslash": "a\\b", "unicode": "naïve 😀 日本",
+        "control": "line\nbreak\ttab", "empty": "", "nested": [{"x": [1, 2.5, null]}]
+    });
+    let existing = started_run(s, "old").await;
+    let mut first = point("new", 1, json!({"state": tricky, "of": "new"}));
+    first.create = Some(Box::new(creation(PROGRAM)));
+    first.journal = vec![
+        entry("run_started", tricky.clone()),
+        entry("é", json!("😀")),
+    ];
+    let mut next = point("old", existing, json!({"state": tricky, "of": "old"}));
+    next.journal = vec![entry("step_started", tricky.clone())];
+    let outcomes = s.commit(vec![first, next]).await.expect("the commit runs");
+    assert_eq!(outcomes, vec![PointOutcome::Ok, PointOutcome::Ok]);
+
+    for (run, entries) in [("new", 2), ("old", 1)] {
+        let record = s.run(run).await.expect("read").expect("exists");
+        assert_eq!(record.state, json!({"state": tricky, "of": run}));
+        let journal = s.journal(run).await.expect("journal");
+        assert_eq!(journal.len(), entries);
+        assert_eq!(journal[0].data, tricky);
+    }
+    let journal = s.journal("new").await.expect("journal");
+    assert_eq!(
+        (journal[1].kind.as_str(), &journal[1].data),
+        ("é", &json!("😀"))
+    );
+}
