@@ -509,77 +509,111 @@ fn long_text<'a>(side: &mut Option<&mut SideTexts>, text: &'a str) -> Text<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct RunRow<'a> {
-    id: &'a str,
-    epoch: i64,
-    status: &'a str,
-    state: Text<'a>,
-    wake_at: Option<i64>,
-    result: Option<&'a str>,
-    error: Option<&'a str>,
-    now: i64,
-    release: bool,
+/// Declares a row of a commit document, serialised as a JSON object (field
+/// names as keys) or, in a single pass, as an array in field order: SQLite
+/// finds an object's key by comparing it with every key before it, row by
+/// row and column by column, while an index only skips the elements before
+/// it, and an array leaves the keys out of the text it parses.
+/// `FIELDS` names the positions, so the single pass's SQL is the same
+/// statements with `j.value ->> 'name'` turned into `j.value ->> i`.
+macro_rules! doc_row {
+    ($(#[$meta:meta])* struct $name:ident<$lt:lifetime> {
+        $($(#[$field_meta:meta])* $field:ident: $ty:ty,)*
+    }) => {
+        $(#[$meta])*
+        #[derive(Serialize)]
+        pub(crate) struct $name<$lt> {
+            $($(#[$field_meta])* $field: $ty,)*
+        }
+
+        impl<$lt> $name<$lt> {
+            /// The fields in the order of the row's array form.
+            pub(crate) const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// The row as an array, in [`FIELDS`](Self::FIELDS) order.
+            fn positional(&self) -> impl Serialize + '_ {
+                ($(&self.$field,)*)
+            }
+        }
+    };
 }
 
-/// A new run's row: its first point's fields plus the run's identity and lease.
-#[derive(Serialize)]
-struct CreateRow<'a> {
-    id: &'a str,
-    workflow: &'a str,
-    bot: &'a str,
-    program_hash: &'a str,
-    status: &'a str,
-    state: Text<'a>,
-    input: &'a str,
-    wake_at: Option<i64>,
-    result: Option<&'a str>,
-    error: Option<&'a str>,
-    parent_run: Option<&'a str>,
-    lease_owner: Option<&'a str>,
-    lease_epoch: i64,
-    lease_until: Option<i64>,
-    now: i64,
+doc_row! {
+    struct RunRow<'a> {
+        id: &'a str,
+        epoch: i64,
+        status: &'a str,
+        state: Text<'a>,
+        wake_at: Option<i64>,
+        result: Option<&'a str>,
+        error: Option<&'a str>,
+        now: i64,
+        release: bool,
+    }
 }
 
-#[derive(Serialize)]
-struct StepRow<'a> {
-    run_id: &'a str,
-    path: &'a str,
-    number: &'a str,
-    kind: &'a str,
-    bot: Option<&'a str>,
-    attempts: i32,
-    status: &'a str,
-    answer: Option<&'a str>,
-    error: Option<&'a str>,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
+doc_row! {
+    /// A new run's row: its first point's fields plus the run's identity and lease.
+    struct CreateRow<'a> {
+        id: &'a str,
+        workflow: &'a str,
+        bot: &'a str,
+        program_hash: &'a str,
+        status: &'a str,
+        state: Text<'a>,
+        input: &'a str,
+        wake_at: Option<i64>,
+        result: Option<&'a str>,
+        error: Option<&'a str>,
+        parent_run: Option<&'a str>,
+        lease_owner: Option<&'a str>,
+        lease_epoch: i64,
+        lease_until: Option<i64>,
+        now: i64,
+    }
 }
 
-#[derive(Serialize)]
-struct EventRow<'a> {
-    ord: usize,
-    /// The publishing point's run (a single-pass write keeps the events of
-    /// written points only).
-    run_id: &'a str,
-    id: &'a str,
-    name: &'a str,
-    key: Option<&'a str>,
-    target_bot: Option<&'a str>,
-    payload: Option<&'a str>,
-    from_bot: Option<&'a str>,
-    from_run: Option<&'a str>,
-    at: i64,
+doc_row! {
+    struct StepRow<'a> {
+        run_id: &'a str,
+        path: &'a str,
+        number: &'a str,
+        kind: &'a str,
+        bot: Option<&'a str>,
+        attempts: i32,
+        status: &'a str,
+        answer: Option<&'a str>,
+        error: Option<&'a str>,
+        started_at: Option<i64>,
+        finished_at: Option<i64>,
+    }
 }
 
-/// One point's journal row: `n` entries, numbered on from the run's last.
-#[derive(Serialize)]
-struct JournalRow<'a> {
-    run_id: &'a str,
-    n: usize,
-    at: i64,
-    entries: Text<'a>,
+doc_row! {
+    struct EventRow<'a> {
+        ord: usize,
+        /// The publishing point's run (a single-pass write keeps the events of
+        /// written points only).
+        run_id: &'a str,
+        id: &'a str,
+        name: &'a str,
+        key: Option<&'a str>,
+        target_bot: Option<&'a str>,
+        payload: Option<&'a str>,
+        from_bot: Option<&'a str>,
+        from_run: Option<&'a str>,
+        at: i64,
+    }
+}
+
+doc_row! {
+    /// One point's journal row: `n` entries, numbered on from the run's last.
+    struct JournalRow<'a> {
+        run_id: &'a str,
+        n: usize,
+        at: i64,
+        entries: Text<'a>,
+    }
 }
 
 fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
@@ -601,6 +635,7 @@ fn creates_doc(
     round: &[PreparedPoint],
     mut side: Option<&mut SideTexts>,
 ) -> Result<Option<String>> {
+    let positional = side.is_some();
     let creates: Vec<CreateRow<'_>> = round
         .iter()
         .filter_map(|p| {
@@ -624,11 +659,12 @@ fn creates_doc(
             })
         })
         .collect();
-    non_empty_doc(&creates)
+    rows_doc(&creates, positional, CreateRow::positional)
 }
 
 /// The fenced run updates of a round's points on existing runs.
 fn runs_doc(round: &[PreparedPoint], mut side: Option<&mut SideTexts>) -> Result<Option<String>> {
+    let positional = side.is_some();
     let runs: Vec<RunRow<'_>> = round
         .iter()
         .filter(|p| p.create.is_none())
@@ -644,11 +680,12 @@ fn runs_doc(round: &[PreparedPoint], mut side: Option<&mut SideTexts>) -> Result
             release: p.release,
         })
         .collect();
-    non_empty_doc(&runs)
+    rows_doc(&runs, positional, RunRow::positional)
 }
 
 /// The step, event and journal rows of `points`.
 fn row_docs(points: &[&PreparedPoint], mut side: Option<&mut SideTexts>) -> Result<RowDocs> {
+    let positional = side.is_some();
     let steps: Vec<StepRow<'_>> = points
         .iter()
         .flat_map(|p| {
@@ -698,10 +735,26 @@ fn row_docs(points: &[&PreparedPoint], mut side: Option<&mut SideTexts>) -> Resu
         })
         .collect();
     Ok(RowDocs {
-        steps: non_empty_doc(&steps)?,
-        events: non_empty_doc(&events)?,
-        journal: non_empty_doc(&journal)?,
+        steps: rows_doc(&steps, positional, StepRow::positional)?,
+        events: rows_doc(&events, positional, EventRow::positional)?,
+        journal: rows_doc(&journal, positional, JournalRow::positional)?,
     })
+}
+
+/// The document of `rows` (`None`: no rows): objects, or with `positional`
+/// (the single pass, which also puts long texts beside it) arrays.
+fn rows_doc<'r, R: Serialize, P: Serialize>(
+    rows: &'r [R],
+    positional: bool,
+    array: impl Fn(&'r R) -> P,
+) -> Result<Option<String>> {
+    if rows.is_empty() {
+        Ok(None)
+    } else if positional {
+        to_doc(&rows.iter().map(array).collect::<Vec<_>>()).map(Some)
+    } else {
+        to_doc(rows).map(Some)
+    }
 }
 
 fn non_empty_doc<T: Serialize>(rows: &[T]) -> Result<Option<String>> {

@@ -440,11 +440,20 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
     std::sync::LazyLock::new(|| {
         const WRITTEN: &str = "EXISTS (SELECT 1 FROM runs AS m \
              WHERE m.id = j.value ->> 'run_id' AND m.commit_mark = :mark)";
-        // States and journal entries are slices of the side texts (`batch::SideTexts`).
-        let side = |column: &str| {
-            format!(
-                "CAST(substr(:texts, j.value ->> '$.{column}[0]', \
-                 j.value ->> '$.{column}[1]') AS TEXT)"
+        use crate::batch::{CreateRow, EventRow, JournalRow, RunRow, StepRow};
+        // Each document's rows are arrays (`batch::doc_row!`), and states and
+        // journal entries are slices of the side texts (`batch::SideTexts`).
+        let side = |sql: String, fields: &[&str], column: &str| {
+            let at = position(fields, column);
+            by_position(
+                &sql.replace(
+                    &format!("j.value ->> '{column}'"),
+                    &format!(
+                        "CAST(substr(:texts, j.value ->> '$[{at}][0]', \
+                         j.value ->> '$[{at}][1]') AS TEXT)"
+                    ),
+                ),
+                fields,
             )
         };
         let create = CREATE_RUNS
@@ -457,30 +466,38 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
                 "j.value ->> 'now', j.value ->> 'now', :mark\n",
             )
             .replace("?1) AS j", ":creates) AS j")
-            .replace("j.value ->> 'state'", &side("state"))
             .replace("\nRETURNING id", "");
+        let create = side(create, CreateRow::FIELDS, "state");
         let fence = FENCE
             .replace(
                 "    version = runs.version + 1,",
                 "    version = runs.version + 1,\n    commit_mark = :mark,",
             )
             .replace("?1) AS j", ":runs) AS j")
-            .replace("j.value ->> 'state'", &side("state"))
             .replace("\nRETURNING id", "");
-        let steps = UPSERT_STEPS.replace(
-            "FROM jsonb_each(?1) AS j WHERE true",
-            &format!("FROM jsonb_each(:steps) AS j WHERE {WRITTEN}"),
+        let fence = side(fence, RunRow::FIELDS, "state");
+        let steps = by_position(
+            &UPSERT_STEPS.replace(
+                "FROM jsonb_each(?1) AS j WHERE true",
+                &format!("FROM jsonb_each(:steps) AS j WHERE {WRITTEN}"),
+            ),
+            StepRow::FIELDS,
         );
-        let events = INSERT_EVENTS.replace(
-            "FROM jsonb_each(?1) AS j WHERE true",
-            &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
+        let events = by_position(
+            &INSERT_EVENTS.replace(
+                "FROM jsonb_each(?1) AS j WHERE true",
+                &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
+            ),
+            EventRow::FIELDS,
         );
-        let journal = APPEND_JOURNAL
-            .replace(
+        let journal = side(
+            APPEND_JOURNAL.replace(
                 "FROM jsonb_each(?1) AS j) AS x",
                 &format!("FROM jsonb_each(:journal) AS j WHERE {WRITTEN}) AS x"),
-            )
-            .replace("j.value ->> 'entries'", &side("entries"));
+            ),
+            JournalRow::FIELDS,
+            "entries",
+        );
         let wake = crate::event_sql::WAKE_WAITERS_DOC_SQLITE
             .replace("$1) AS j", ":events) AS j")
             .replace("$2", ":now")
@@ -489,6 +506,7 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
                 &format!("WHERE {WRITTEN} AND (w.key = j.value ->> 'key'"),
             )
             .replace("= w.run_id)))", "= w.run_id))))");
+        let wake = by_position(&wake, EventRow::FIELDS);
         let sql = format!(
             "BEGIN IMMEDIATE;\n{create};\n{fence};\n{steps};\n{events};\n{journal};\n\
              DELETE FROM event_waits WHERE run_id IN (SELECT r.id FROM json_each(:cleared) AS j \
@@ -498,6 +516,28 @@ static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
         );
         SinglePassParam::anonymous(&sql)
     });
+
+/// Where `field` is in a document row's array form.
+fn position(fields: &[&str], field: &str) -> usize {
+    // The statements name only their rows' fields: a test reads every one.
+    fields
+        .iter()
+        .position(|f| *f == field)
+        .expect("a single-pass statement reads a field of its row")
+}
+
+/// `sql` reading each `j.value ->> 'field'` of `fields` by its position.
+fn by_position(sql: &str, fields: &[&str]) -> String {
+    fields
+        .iter()
+        .enumerate()
+        .fold(sql.to_owned(), |sql, (at, field)| {
+            sql.replace(
+                &format!("j.value ->> '{field}'"),
+                &format!("j.value ->> {at}"),
+            )
+        })
+}
 
 /// A value [`SINGLE_PASS`] binds, by the `:name` it is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1231,6 +1271,12 @@ mod tests {
             .match_indices('$')
             .any(|(at, _)| sql[at + 1..].starts_with(|c: char| c.is_ascii_digit()));
         assert!(!numbered && !sql.contains("RETURNING"), "{sql}");
+        // Every document field is read by position (`batch::doc_row!`).
+        assert!(
+            sql.match_indices("->> '")
+                .all(|(at, _)| sql[at + 5..].starts_with("$[")),
+            "{sql}"
+        );
         assert!(sql.starts_with("BEGIN IMMEDIATE;") && sql.ends_with("COMMIT"));
         // Creation and fence stamp the mark; steps, events, journal, cleared
         // waits, wake-ups and the final look-up keep or skip by it. States
