@@ -272,3 +272,28 @@ fn the_error_node_check_sees_error_nodes() {
         &serde_json::to_value(&parse("x = (1)\n").program).expect("the tree serializes")
     ));
 }
+
+/// Found by `strings_of_language_pieces_never_panic`: a one-line IF whose
+/// statement opens a workflow, which with no `END WORKFLOW` runs to the end
+/// of the file. It used to be formatted as a block IF whose `END IF` closed
+/// nothing (or was swallowed by a line left open, `a+{`); it stays one line.
+#[test]
+fn a_workflow_opened_by_a_one_line_if_formats_to_the_same_program() {
+    for source in [
+        "IF x THEN ORCHESTRATE WORKFLOW \"w\"\nTALK \"inside\"\n",
+        "IF x THEN ORCHESTRATE WORKFLOW \"w\"\nFOR i = 1 TO 2\nTALK i\nNEXT\n",
+        "IF x THEN ORCHESTRATE WORKFLOW \"w\"\na+{",
+        "IF x THEN ORCHESTRATE WORKFLOW \"w\"\nuVRN g3+5EeIF x THEN B _A jE++++' kU \n",
+    ] {
+        let parsed = exercise(source);
+        assert!(!has_errors(&parsed.diagnostics), "{source}");
+        let formatted = format(&parsed.program);
+        let again = parse(&formatted);
+        assert_eq!(formatted, format(&again.program), "{source}");
+        assert_eq!(
+            common::without_spans(&parsed.program),
+            common::without_spans(&again.program),
+            "{source}\n--- formatted ---\n{formatted}"
+        );
+    }
+}

@@ -298,6 +298,20 @@ impl Printer {
         {
             return self.line(indent, &text, comment);
         }
+        // `IF c THEN ORCHESTRATE WORKFLOW "w"` with no `END WORKFLOW`: the
+        // workflow, and so the IF, runs to the end of the file. Written as a
+        // block IF it would have to close there, and a line left open at
+        // the end of the file (`a + {`) would then swallow the closers.
+        if if_.inline
+            && if_.else_body.is_none()
+            && let [arm] = if_.arms.as_slice()
+            && let [stmt] = arm.body.as_slice()
+            && matches!(&stmt.kind, StmtKind::Workflow(workflow) if !workflow.closed)
+        {
+            self.prefix
+                .push_str(&format!("IF {} THEN ", expr(&arm.cond)));
+            return self.stmt(stmt, indent);
+        }
         for (i, arm) in if_.arms.iter().enumerate() {
             let (keyword, arm_comment) = if i == 0 {
                 ("IF", comment)
