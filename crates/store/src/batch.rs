@@ -748,12 +748,10 @@ fn rows_doc<'r, R: Serialize, P: Serialize>(
     positional: bool,
     array: impl Fn(&'r R) -> P,
 ) -> Result<Option<String>> {
-    if rows.is_empty() {
-        Ok(None)
-    } else if positional {
-        to_doc(&rows.iter().map(array).collect::<Vec<_>>()).map(Some)
+    if positional {
+        non_empty_doc(&rows.iter().map(array).collect::<Vec<_>>())
     } else {
-        to_doc(rows).map(Some)
+        non_empty_doc(rows)
     }
 }
 
