@@ -168,12 +168,13 @@ impl TryFrom<AuditRow> for ApprovalAudit {
 
 /// Generates the approval operations for one backend's connection type.
 /// `$lock` is appended to the `SELECT` that reads a request before deciding
-/// it (`FOR UPDATE` on PostgreSQL; SQLite's writer already holds the lock).
+/// it (`FOR UPDATE` on PostgreSQL; SQLite's writer already holds the lock);
+/// `$locks_rows` says whether the backend has row locks to take at all.
 /// `$approvers` turns the JSON text of a row's `approvers` into rows with a
 /// `value` column (`json_each` in SQLite, `json_array_elements_text` in
 /// PostgreSQL), for the listing's approver filter.
 macro_rules! approval_queries {
-    ($conn:ty, $lock:literal, $approvers:literal) => {
+    ($conn:ty, $lock:literal, $locks_rows:literal, $approvers:literal) => {
         use $crate::approval::{
             ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus,
             ApprovalWrite, NewApproval, judge,
@@ -332,19 +333,22 @@ macro_rules! approval_queries {
             // Lock the run's row before the request's, in the order a commit
             // takes them (fence, then approval writes), so the two never
             // deadlock and a commit that makes the run wait is ordered with
-            // the decision's wake-up.
-            let lock_run = concat!(
-                "SELECT id FROM runs WHERE id = (SELECT run_id FROM approvals WHERE id = $1) ",
-                $lock
-            );
-            sqlx::query(lock_run).bind(id).execute(&mut *conn).await?;
-            let record = fetch_approval(conn, id, true)
+            // the decision's wake-up. (A backend without row locks, whose
+            // single writer serialises every commit, has nothing to take.)
+            if $locks_rows {
+                let lock_run = concat!(
+                    "SELECT id FROM runs WHERE id = (SELECT run_id FROM approvals WHERE id = $1) ",
+                    $lock
+                );
+                sqlx::query(lock_run).bind(id).execute(&mut *conn).await?;
+            }
+            let mut record = fetch_approval(conn, id, true)
                 .await?
                 .ok_or_else(|| $crate::approval::DecisionRefused::Unknown(id.to_owned()))?;
             let (status, vote, object) = judge(&record, decision)?;
             let mut votes = record.votes.clone();
             votes.push(vote.clone());
-            let votes_text = serde_json::Value::from(votes).to_string();
+            let votes_text = serde_json::Value::from(votes.clone()).to_string();
             let object_text = object.as_ref().map(|o| o.to_string());
             let decided_at = object.as_ref().map(|_| decision.now);
             sqlx::query(q::DECIDE)
@@ -377,9 +381,12 @@ macro_rules! approval_queries {
                     .execute(&mut *conn)
                     .await?;
             }
-            fetch_approval(conn, id, false)
-                .await?
-                .ok_or_else(|| $crate::approval::DecisionRefused::Unknown(id.to_owned()).into())
+            // The row as [`q::DECIDE`] left it, without reading it back.
+            record.status = status;
+            record.votes = votes;
+            record.decision = object;
+            record.decided_at = decided_at;
+            Ok(record)
         }
 
         pub(crate) async fn list(

@@ -793,26 +793,33 @@ pub(crate) struct SinglePass {
     pub(crate) now: i64,
     /// The states and journal entries the documents refer to.
     pub(crate) texts: SideTexts,
+    /// Whether points hold memory operations or approval writes, which
+    /// [`PreparedBatch::apply_trailing`] applies after the pass.
+    pub(crate) trailing: bool,
 }
 
 impl PreparedBatch {
     /// The documents for a batch of one round whose points only create or
-    /// fence their run and write rows (no memory, approval or event-mark
-    /// statements, which go one at a time): the common case, which a backend
-    /// may write in one pass, filtering the rows by the runs its fence or
-    /// insert actually wrote. `None` for any other batch.
+    /// fence their run, write rows and clear their waits: the common case,
+    /// which a backend may write in one pass, filtering the rows by the runs
+    /// its fence or insert actually wrote. Memory operations and approval
+    /// writes (one statement at a time) may follow in the same transaction
+    /// ([`apply_trailing`](Self::apply_trailing)): they neither read nor
+    /// write what the pass does. `None` for any other batch (several rounds,
+    /// or event marks beyond clearing waits).
     pub(crate) fn single_pass(&self) -> Result<Option<SinglePass>> {
         let [round] = self.rounds.as_slice() else {
             return Ok(None);
         };
-        let plain = round.iter().all(|p| {
-            p.memory.is_empty()
-                && p.approvals.is_empty()
-                && (p.marks.is_empty() || p.marks.only_clears_waits())
-        });
+        let plain = round
+            .iter()
+            .all(|p| p.marks.is_empty() || p.marks.only_clears_waits());
         if !plain {
             return Ok(None);
         }
+        let trailing = round
+            .iter()
+            .any(|p| !p.memory.is_empty() || !p.approvals.is_empty());
         let all: Vec<&PreparedPoint> = round.iter().collect();
         let cleared: Vec<&str> = round
             .iter()
@@ -829,7 +836,32 @@ impl PreparedBatch {
             ids: to_doc(&ids)?,
             now: round.iter().map(|p| p.now).max().unwrap_or(0),
             texts,
+            trailing,
         }))
+    }
+
+    /// After a [`single_pass`](Self::single_pass), in its transaction: the
+    /// memory operations and approval writes of the points it wrote (every
+    /// point but the `unwritten` runs), each point's in order.
+    pub(crate) async fn apply_trailing<T: CommitTx>(
+        &self,
+        tx: &mut T,
+        unwritten: &[(String, bool)],
+    ) -> Result<()> {
+        let written = self
+            .rounds
+            .iter()
+            .flatten()
+            .filter(|p| !unwritten.iter().any(|(run, _)| *run == p.run_id));
+        for point in written {
+            for op in &point.memory {
+                tx.memory(op, point.now).await?;
+            }
+            for write in &point.approvals {
+                tx.approval(write, point.now).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Fills in the outcomes of a [`single_pass`](Self::single_pass) write:

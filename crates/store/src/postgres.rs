@@ -23,6 +23,7 @@ mod approvals {
     crate::approval_sql::approval_queries!(
         sqlx::PgConnection,
         "FOR UPDATE",
+        true,
         "json_array_elements_text(approvers::json) AS addressed(value)"
     );
     crate::token_sql::token_queries!(sqlx::PgConnection, "FOR UPDATE");

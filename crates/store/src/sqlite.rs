@@ -26,7 +26,12 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 
 /// The approval statements on this backend's connections.
 mod approvals {
-    crate::approval_sql::approval_queries!(sqlx::SqliteConnection, "", "json_each(approvers)");
+    crate::approval_sql::approval_queries!(
+        sqlx::SqliteConnection,
+        "",
+        false,
+        "json_each(approvers)"
+    );
     crate::token_sql::token_queries!(sqlx::SqliteConnection, "");
 }
 
@@ -242,28 +247,40 @@ impl SqliteStore {
     /// Writes a [`SinglePass`](batch::SinglePass) batch as one query,
     /// transaction included: every statement is a hand-off to the
     /// connection's thread and back, and at one run at a time those hand-offs,
-    /// not the disk, were most of a commit's time. Returns the runs whose row
-    /// it did not write, with whether each exists.
-    async fn commit_single_pass(&self, pass: batch::SinglePass) -> Result<Vec<(String, bool)>> {
+    /// not the disk, were most of a commit's time. The batch's memory
+    /// operations and approval writes, then the group `writes`, follow one
+    /// at a time before the commit. Returns the runs whose row it did not
+    /// write, with whether each exists, and the writes' results.
+    async fn commit_single_pass(
+        &self,
+        pass: batch::SinglePass,
+        batch: &batch::PreparedBatch,
+        writes: &[crate::GroupWrite],
+    ) -> Result<(Vec<(String, bool)>, Vec<Result<crate::GroupWritten>>)> {
+        if !pass.trailing && writes.is_empty() {
+            return Ok((self.commit_plain_pass(&pass).await?, Vec::new()));
+        }
+        // What follows goes one statement at a time, group writes under
+        // savepoints: in a transaction sqlx knows of. Dropped on an error,
+        // it rolls back.
+        let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
+        let (sql, order) = &*SINGLE_PASS_BODY;
+        let unwritten = single_pass_query(sql, order, &pass)
+            .fetch_all(&mut *tx.0)
+            .await?;
+        batch.apply_trailing(&mut tx, &unwritten).await?;
+        let written = batch::apply_writes(&mut tx, writes).await?;
+        tx.0.commit().await?;
+        Ok((unwritten, written))
+    }
+
+    /// A single pass with nothing after it: one query from `BEGIN` to `COMMIT`.
+    async fn commit_plain_pass(&self, pass: &batch::SinglePass) -> Result<Vec<(String, bool)>> {
         let mut conn = OpenTransaction(Some(self.writer.acquire().await?));
         let (sql, order) = &*SINGLE_PASS;
-        let mark = commit_mark();
-        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-        for param in order {
-            query = match param {
-                SinglePassParam::Mark => query.bind(mark),
-                SinglePassParam::Creates => query.bind(doc_or_empty(pass.creates.as_deref())),
-                SinglePassParam::Runs => query.bind(doc_or_empty(pass.runs.as_deref())),
-                SinglePassParam::Steps => query.bind(doc_or_empty(pass.rows.steps.as_deref())),
-                SinglePassParam::Events => query.bind(doc_or_empty(pass.rows.events.as_deref())),
-                SinglePassParam::Journal => query.bind(doc_or_empty(pass.rows.journal.as_deref())),
-                SinglePassParam::Cleared => query.bind(doc_or_empty(pass.cleared.as_deref())),
-                SinglePassParam::Now => query.bind(pass.now),
-                SinglePassParam::Ids => query.bind(pass.ids.as_str()),
-                SinglePassParam::Texts => query.bind(pass.texts.bytes()),
-            };
-        }
-        let result = query.fetch_all(&mut **conn.live()).await;
+        let result = single_pass_query(sql, order, pass)
+            .fetch_all(&mut **conn.live())
+            .await;
         match result {
             Ok(unwritten) => {
                 conn.settled();
@@ -279,6 +296,32 @@ impl SqliteStore {
             }
         }
     }
+}
+
+/// The query of a single pass (`sql` and its parameters in `order`, from
+/// [`SINGLE_PASS`] or [`SINGLE_PASS_BODY`]) with `pass`'s values bound.
+fn single_pass_query<'q>(
+    sql: &'q str,
+    order: &[SinglePassParam],
+    pass: &'q batch::SinglePass,
+) -> sqlx::query::QueryAs<'q, Sqlite, (String, bool), sqlx::sqlite::SqliteArguments> {
+    let mark = commit_mark();
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for param in order {
+        query = match param {
+            SinglePassParam::Mark => query.bind(mark),
+            SinglePassParam::Creates => query.bind(doc_or_empty(pass.creates.as_deref())),
+            SinglePassParam::Runs => query.bind(doc_or_empty(pass.runs.as_deref())),
+            SinglePassParam::Steps => query.bind(doc_or_empty(pass.rows.steps.as_deref())),
+            SinglePassParam::Events => query.bind(doc_or_empty(pass.rows.events.as_deref())),
+            SinglePassParam::Journal => query.bind(doc_or_empty(pass.rows.journal.as_deref())),
+            SinglePassParam::Cleared => query.bind(doc_or_empty(pass.cleared.as_deref())),
+            SinglePassParam::Now => query.bind(pass.now),
+            SinglePassParam::Ids => query.bind(pass.ids.as_str()),
+            SinglePassParam::Texts => query.bind(pass.texts.bytes()),
+        };
+    }
+    query
 }
 
 /// The writer connection while a transaction sqlx does not know of (it was
@@ -438,84 +481,94 @@ static WRITE_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// unused numbers run past the argument count.
 static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
     std::sync::LazyLock::new(|| {
-        const WRITTEN: &str = "EXISTS (SELECT 1 FROM runs AS m \
-             WHERE m.id = j.value ->> 'run_id' AND m.commit_mark = :mark)";
-        use crate::batch::{CreateRow, EventRow, JournalRow, RunRow, StepRow};
-        // Each document's rows are arrays (`batch::doc_row!`), and states and
-        // journal entries are slices of the side texts (`batch::SideTexts`).
-        let side = |sql: String, fields: &[&str], column: &str| {
-            let at = position(fields, column);
-            by_position(
-                &sql.replace(
-                    &format!("j.value ->> '{column}'"),
-                    &format!(
-                        "CAST(substr(:texts, j.value ->> '$[{at}][0]', \
-                         j.value ->> '$[{at}][1]') AS TEXT)"
-                    ),
-                ),
-                fields,
-            )
-        };
-        let create = CREATE_RUNS
-            .replace(
-                "created_at, updated_at)",
-                "created_at, updated_at, commit_mark)",
-            )
-            .replace(
-                "j.value ->> 'now', j.value ->> 'now'\n",
-                "j.value ->> 'now', j.value ->> 'now', :mark\n",
-            )
-            .replace("?1) AS j", ":creates) AS j")
-            .replace("\nRETURNING id", "");
-        let create = side(create, CreateRow::FIELDS, "state");
-        let fence = FENCE
-            .replace(
-                "    version = runs.version + 1,",
-                "    version = runs.version + 1,\n    commit_mark = :mark,",
-            )
-            .replace("?1) AS j", ":runs) AS j")
-            .replace("\nRETURNING id", "");
-        let fence = side(fence, RunRow::FIELDS, "state");
-        let steps = by_position(
-            &UPSERT_STEPS.replace(
-                "FROM jsonb_each(?1) AS j WHERE true",
-                &format!("FROM jsonb_each(:steps) AS j WHERE {WRITTEN}"),
-            ),
-            StepRow::FIELDS,
-        );
-        let events = by_position(
-            &INSERT_EVENTS.replace(
-                "FROM jsonb_each(?1) AS j WHERE true",
-                &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
-            ),
-            EventRow::FIELDS,
-        );
-        let journal = side(
-            APPEND_JOURNAL.replace(
-                "FROM jsonb_each(?1) AS j) AS x",
-                &format!("FROM jsonb_each(:journal) AS j WHERE {WRITTEN}) AS x"),
-            ),
-            JournalRow::FIELDS,
-            "entries",
-        );
-        let wake = crate::event_sql::WAKE_WAITERS_DOC_SQLITE
-            .replace("$1) AS j", ":events) AS j")
-            .replace("$2", ":now")
-            .replace(
-                "WHERE w.key = j.value ->> 'key'",
-                &format!("WHERE {WRITTEN} AND (w.key = j.value ->> 'key'"),
-            )
-            .replace("= w.run_id)))", "= w.run_id))))");
-        let wake = by_position(&wake, EventRow::FIELDS);
-        let sql = format!(
-            "BEGIN IMMEDIATE;\n{create};\n{fence};\n{steps};\n{events};\n{journal};\n\
-             DELETE FROM event_waits WHERE run_id IN (SELECT r.id FROM json_each(:cleared) AS j \
-             JOIN runs AS r ON r.id = j.value AND r.commit_mark = :mark);\n{wake};\n\
-             SELECT j.value, r.id IS NOT NULL FROM json_each(:ids) AS j \
-             LEFT JOIN runs AS r ON r.id = j.value WHERE r.commit_mark IS NOT :mark;\nCOMMIT"
-        );
-        SinglePassParam::anonymous(&sql)
+        SinglePassParam::anonymous(&format!("BEGIN IMMEDIATE;\n{};\nCOMMIT", single_pass_sql()))
     });
+
+/// [`SINGLE_PASS`] without `BEGIN` and `COMMIT`, inside a transaction the
+/// caller began, for the writes that follow it.
+static SINGLE_PASS_BODY: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
+    std::sync::LazyLock::new(|| SinglePassParam::anonymous(&single_pass_sql()));
+
+/// The single pass's statements up to the query of the runs it did not
+/// write, with `:name` parameters.
+fn single_pass_sql() -> String {
+    const WRITTEN: &str = "EXISTS (SELECT 1 FROM runs AS m \
+         WHERE m.id = j.value ->> 'run_id' AND m.commit_mark = :mark)";
+    use crate::batch::{CreateRow, EventRow, JournalRow, RunRow, StepRow};
+    // Each document's rows are arrays (`batch::doc_row!`), and states and
+    // journal entries are slices of the side texts (`batch::SideTexts`).
+    let side = |sql: String, fields: &[&str], column: &str| {
+        let at = position(fields, column);
+        by_position(
+            &sql.replace(
+                &format!("j.value ->> '{column}'"),
+                &format!(
+                    "CAST(substr(:texts, j.value ->> '$[{at}][0]', \
+                     j.value ->> '$[{at}][1]') AS TEXT)"
+                ),
+            ),
+            fields,
+        )
+    };
+    let create = CREATE_RUNS
+        .replace(
+            "created_at, updated_at)",
+            "created_at, updated_at, commit_mark)",
+        )
+        .replace(
+            "j.value ->> 'now', j.value ->> 'now'\n",
+            "j.value ->> 'now', j.value ->> 'now', :mark\n",
+        )
+        .replace("?1) AS j", ":creates) AS j")
+        .replace("\nRETURNING id", "");
+    let create = side(create, CreateRow::FIELDS, "state");
+    let fence = FENCE
+        .replace(
+            "    version = runs.version + 1,",
+            "    version = runs.version + 1,\n    commit_mark = :mark,",
+        )
+        .replace("?1) AS j", ":runs) AS j")
+        .replace("\nRETURNING id", "");
+    let fence = side(fence, RunRow::FIELDS, "state");
+    let steps = by_position(
+        &UPSERT_STEPS.replace(
+            "FROM jsonb_each(?1) AS j WHERE true",
+            &format!("FROM jsonb_each(:steps) AS j WHERE {WRITTEN}"),
+        ),
+        StepRow::FIELDS,
+    );
+    let events = by_position(
+        &INSERT_EVENTS.replace(
+            "FROM jsonb_each(?1) AS j WHERE true",
+            &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
+        ),
+        EventRow::FIELDS,
+    );
+    let journal = side(
+        APPEND_JOURNAL.replace(
+            "FROM jsonb_each(?1) AS j) AS x",
+            &format!("FROM jsonb_each(:journal) AS j WHERE {WRITTEN}) AS x"),
+        ),
+        JournalRow::FIELDS,
+        "entries",
+    );
+    let wake = crate::event_sql::WAKE_WAITERS_DOC_SQLITE
+        .replace("$1) AS j", ":events) AS j")
+        .replace("$2", ":now")
+        .replace(
+            "WHERE w.key = j.value ->> 'key'",
+            &format!("WHERE {WRITTEN} AND (w.key = j.value ->> 'key'"),
+        )
+        .replace("= w.run_id)))", "= w.run_id))))");
+    let wake = by_position(&wake, EventRow::FIELDS);
+    format!(
+        "{create};\n{fence};\n{steps};\n{events};\n{journal};\n\
+         DELETE FROM event_waits WHERE run_id IN (SELECT r.id FROM json_each(:cleared) AS j \
+         JOIN runs AS r ON r.id = j.value AND r.commit_mark = :mark);\n{wake};\n\
+         SELECT j.value, r.id IS NOT NULL FROM json_each(:ids) AS j \
+         LEFT JOIN runs AS r ON r.id = j.value WHERE r.commit_mark IS NOT :mark"
+    )
+}
 
 /// Where `field` is in a document row's array form.
 fn position(fields: &[&str], field: &str) -> usize {
@@ -1118,12 +1171,10 @@ impl Store for SqliteStore {
         if batch.is_empty() && writes.is_empty() {
             return Ok((batch.outcomes, Vec::new()));
         }
-        if writes.is_empty()
-            && let Some(pass) = batch.single_pass()?
-        {
-            let unwritten = self.commit_single_pass(pass).await?;
+        if let Some(pass) = batch.single_pass()? {
+            let (unwritten, written) = self.commit_single_pass(pass, &batch, &writes).await?;
             batch.settle(&unwritten);
-            return Ok((batch.outcomes, Vec::new()));
+            return Ok((batch.outcomes, written));
         }
         // IMMEDIATE takes the write lock up front: a deferred transaction that
         // reads first could fail to upgrade if another process wrote meanwhile.

@@ -124,6 +124,7 @@ conformance!(
     concurrent_first_tokens_create_exactly_one,
     refused_tokens_change_nothing,
     decisions_ride_on_a_group_commit_and_claim_their_run,
+    a_fenced_point_in_a_group_leaves_its_approvals_and_memory_out,
 );
 
 /// Runs a test body in its own task so that the harness is cleaned up (its

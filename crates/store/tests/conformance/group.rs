@@ -5,7 +5,7 @@
 use serde_json::json;
 use store::{
     ApprovalDecision, ApprovalStatus, ApprovalWrite, DecisionRefused, Error, GroupClaim,
-    GroupWrite, GroupWritten, NewApproval, PointOutcome, RunStatus, Store,
+    GroupWrite, GroupWritten, MemoryOp, NewApproval, PointOutcome, RunStatus, Store,
 };
 
 use crate::harness::{Harness, point, started_run};
@@ -163,4 +163,61 @@ pub async fn decisions_ride_on_a_group_commit_and_claim_their_run(h: &Harness) {
     }
     let r1 = s.run("r1").await.expect("read").expect("r1");
     assert_eq!(r1.lease_owner.as_deref(), Some("other"));
+}
+
+/// One group commit of points that request approvals and write memory,
+/// beside a plain point and a decision: what the points beside a fenced one
+/// write lands, and the fenced point writes nothing, its approval and memory
+/// writes included.
+pub async fn a_fenced_point_in_a_group_leaves_its_approvals_and_memory_out(h: &Harness) {
+    let s = &h.store;
+    let epoch1 = started_run(s, "r1").await;
+    let epoch2 = started_run(s, "r2").await;
+    let epoch3 = started_run(s, "r3").await;
+    waiting(h, "r4").await;
+    let asking = |run: &str, epoch: i64| {
+        let mut p = point(run, epoch, json!({"pc": 5}));
+        p.status = RunStatus::Waiting;
+        p.wake_at = Some(1_100);
+        p.release = true;
+        p.approvals = vec![ApprovalWrite::Create(request(run))];
+        p.memory = vec![MemoryOp::Set {
+            bot: "b".to_owned(),
+            key: run.to_owned(),
+            value: json!(run),
+        }];
+        p
+    };
+    let (outcomes, written) = s
+        .commit_group(
+            vec![
+                asking("r1", epoch1),
+                // A stale epoch: another driver owns r2.
+                asking("r2", epoch2 - 1),
+                point("r3", epoch3, json!({"pc": 2})),
+            ],
+            vec![decide("r4", "m@x", None)],
+        )
+        .await
+        .expect("the group commits");
+    assert_eq!(
+        outcomes,
+        vec![PointOutcome::Ok, PointOutcome::Fenced, PointOutcome::Ok]
+    );
+    // A decision answers with the request as it now stands in the store.
+    let r4 = s.approval("r4:3").await.expect("read").expect("r4:3");
+    assert_eq!(r4.status, ApprovalStatus::Approved);
+    match &written[..] {
+        [Ok(GroupWritten::Decided { approval, .. })] => assert_eq!(**approval, r4),
+        other => panic!("expected a decision, got {other:?}"),
+    }
+    let r1 = s.approval("r1:3").await.expect("read").expect("r1:3");
+    assert_eq!(r1.status, ApprovalStatus::Pending);
+    assert_eq!(s.memory("b", "r1").await.expect("read"), Some(json!("r1")));
+    assert!(s.approval("r2:3").await.expect("read").is_none());
+    assert_eq!(s.memory("b", "r2").await.expect("read"), None);
+    let r2 = s.run("r2").await.expect("read").expect("r2");
+    assert_eq!(r2.status, RunStatus::Running);
+    let r3 = s.run("r3").await.expect("read").expect("r3");
+    assert_eq!(r3.state, json!({"pc": 2}));
 }
