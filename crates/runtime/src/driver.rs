@@ -119,6 +119,9 @@ pub(crate) struct Driver {
     tasks: HashMap<u64, AbortHandle>,
     /// Answers known before their request is issued (decided approvals).
     ready: HashMap<u64, Result<Value, ErrorValue>>,
+    /// A request the decision that claimed this run settled, as that
+    /// decision's transaction stored it (see [`Driver::knowing`]).
+    settled: Option<store::ApprovalRecord>,
     /// Events and messages this driver took for a wait or `HEAR` (committed or about to be).
     taken: HashSet<String>,
     /// Events this driver delivered to handlers.
@@ -224,6 +227,7 @@ impl Driver {
             open: HashMap::new(),
             tasks: HashMap::new(),
             ready: HashMap::new(),
+            settled: None,
             taken: HashSet::new(),
             delivered: HashSet::new(),
             waits: Vec::new(),
@@ -231,6 +235,18 @@ impl Driver {
             rx,
             on_created: None,
         }
+    }
+
+    /// A driver for a run claimed by the decision that settled `request`:
+    /// its approval step answers from `request` instead of reading it back.
+    /// A settled request never changes again, and only the run's own driver
+    /// opens a newer request for the step (an escalation), so the row the
+    /// decision returned is what the read would find.
+    pub(crate) fn knowing(mut self, request: store::ApprovalRecord) -> Driver {
+        if request.run_id == self.run && request.status != store::ApprovalStatus::Pending {
+            self.settled = Some(request);
+        }
+        self
     }
 
     /// Tells `tell` how the point that creates this [`fresh`](Self::fresh)

@@ -811,36 +811,6 @@ impl Runtime {
         channel: &str,
         claim: bool,
     ) -> Result<(ApprovalRecord, Option<RunRecord>)> {
-        let store = &self.inner.store;
-        let id = match store.approval(request_or_run).await? {
-            Some(request) => request.id,
-            None if store.run(request_or_run).await?.is_some() => {
-                let pending = self.pending_approvals(request_or_run).await?;
-                match pending.as_slice() {
-                    [one] => one.id.clone(),
-                    [] => {
-                        return Err(Error::Approval(format!(
-                            "run {request_or_run} waits for no approval; nothing was changed"
-                        )));
-                    }
-                    many => {
-                        let ids: Vec<&str> = many.iter().map(|a| a.id.as_str()).collect();
-                        return Err(Error::Approval(format!(
-                            "run {request_or_run} waits for {} approvals ({}): name one; \
-                             nothing was changed",
-                            many.len(),
-                            ids.join(", ")
-                        )));
-                    }
-                }
-            }
-            None => {
-                return Err(Error::Approval(format!(
-                    "there is no approval request or run with id {request_or_run:?}; \
-                     nothing was changed"
-                )));
-            }
-        };
         let decision = ApprovalDecision {
             approve,
             who: by.who.to_owned(),
@@ -849,13 +819,51 @@ impl Runtime {
             admin: by.admin,
             now: now_ms(),
         };
-        let (record, claimed) = self.decide_in_group(id, decision, claim).await?;
+        // Callers mostly name the request: decide at once, and look for a
+        // run of that id only when no request has it.
+        let decided = match self
+            .decide_in_group(request_or_run.to_owned(), decision.clone(), claim)
+            .await
+        {
+            Err(Error::Store(store::Error::Refused(store::DecisionRefused::Unknown(_)))) => {
+                let id = self.only_pending_request(request_or_run).await?;
+                self.decide_in_group(id, decision, claim).await
+            }
+            decided => decided,
+        };
+        let (record, claimed) = decided?;
         // A settled request made its run due: a worker in this process drives
         // it now, unless this call claimed it for its caller.
         if record.status != ApprovalStatus::Pending && claimed.is_none() {
             self.inner.wake();
         }
         Ok((record, claimed))
+    }
+
+    /// The one pending request of run `run`, for a decision that names the
+    /// run; an error (nothing changed) when there is no such run, or it
+    /// waits for none or for several.
+    async fn only_pending_request(&self, run: &str) -> Result<String> {
+        if self.inner.store.run(run).await?.is_none() {
+            return Err(Error::Approval(format!(
+                "there is no approval request or run with id {run:?}; nothing was changed"
+            )));
+        }
+        let pending = self.pending_approvals(run).await?;
+        match pending.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(Error::Approval(format!(
+                "run {run} waits for no approval; nothing was changed"
+            ))),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|a| a.id.as_str()).collect();
+                Err(Error::Approval(format!(
+                    "run {run} waits for {} approvals ({}): name one; nothing was changed",
+                    many.len(),
+                    ids.join(", ")
+                )))
+            }
+        }
     }
 
     /// Records a decision inside the next group commit (no transaction of
@@ -901,7 +909,13 @@ impl Runtime {
             .decide_claiming(request_or_run, approve, by.into(), comment, channel, true)
             .await?;
         let driven = match claimed {
-            Some(run) => Some(self.drive_claimed(run).await?),
+            Some(run) => Some(
+                Driver::new(self.inner.clone(), run)
+                    .await?
+                    .knowing(record.clone())
+                    .drive()
+                    .await?,
+            ),
             None => None,
         };
         Ok((record, driven))

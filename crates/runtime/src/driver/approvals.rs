@@ -66,7 +66,13 @@ impl Driver {
             .steps
             .get(&request.path)
             .is_some_and(|row| row.recorded);
-        let requests = if recorded {
+        let settled = self
+            .settled
+            .as_ref()
+            .is_some_and(|known| known.path == request.path);
+        let requests = if settled {
+            self.settled.take().into_iter().collect()
+        } else if recorded {
             self.inner
                 .store
                 .approvals(ApprovalFilter {
