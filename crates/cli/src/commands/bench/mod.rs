@@ -56,6 +56,12 @@ pub enum Workload {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Quiet by default: the log channel would announce every approval. With
+    // `BOTFLOW_LOG` set (e.g. `sqlx::query=debug` to see each statement) the
+    // bench logs like the long-running commands.
+    if std::env::var_os("BOTFLOW_LOG").is_some() {
+        crate::runner::init_logging();
+    }
     match args.workload {
         Workload::W1(args) => w1::run(args),
         Workload::W1Child(args) => durability::child(args),
