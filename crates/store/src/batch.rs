@@ -186,6 +186,22 @@ struct PreparedPoint {
     release: bool,
 }
 
+impl PreparedPoint {
+    /// Whether a single pass writes this point's approval writes as
+    /// documents: when every one opens a request of this run, issues its
+    /// tokens or owes its notification (a new approval step). Any other
+    /// write (a decision's outcome, an escalation, an audit) sends all of
+    /// the point's approval writes after the pass, in their order.
+    fn approvals_in_docs(&self) -> bool {
+        !self.approvals.is_empty()
+            && self.approvals.iter().all(|write| match write {
+                ApprovalWrite::Create(new) => new.run_id == self.run_id,
+                ApprovalWrite::IssueTokens(_) | ApprovalWrite::OweNotice { .. } => true,
+                _ => false,
+            })
+    }
+}
+
 /// A point's journal entries, serialised as the text of one row.
 struct PreparedJournal {
     /// How many entries the row holds.
@@ -616,6 +632,136 @@ doc_row! {
     }
 }
 
+doc_row! {
+    /// A new approval request (a single pass's), with the detail of its
+    /// `created` audit entry.
+    struct ApprovalRow<'a> {
+        run_id: &'a str,
+        id: &'a str,
+        path: &'a str,
+        step: Option<&'a str>,
+        approvers: String,
+        group_name: Option<&'a str>,
+        require_n: i32,
+        message: Option<&'a str>,
+        via: &'a str,
+        timeout_ms: Option<i64>,
+        on_timeout: Option<String>,
+        escalations: i32,
+        started_by: Option<&'a str>,
+        now: i64,
+        due_at: Option<i64>,
+        detail: String,
+    }
+}
+
+doc_row! {
+    /// A link token issued with its request (a single pass's).
+    struct TokenRow<'a> {
+        run_id: &'a str,
+        id: &'a str,
+        approval_id: &'a str,
+        approver: &'a str,
+        action: &'a str,
+        now: i64,
+        expires_at: i64,
+    }
+}
+
+doc_row! {
+    /// A notification owed with its request (a single pass's).
+    struct OwedRow<'a> {
+        run_id: &'a str,
+        approval_id: &'a str,
+        reason: &'a str,
+        now: i64,
+        claimed_by: Option<&'a str>,
+        claimed_until: Option<i64>,
+    }
+}
+
+/// The approval documents of a single pass (`None`: no rows).
+pub(crate) struct ApprovalDocs {
+    /// New requests, each with its `created` audit entry.
+    pub(crate) requests: Option<String>,
+    /// Their link tokens.
+    pub(crate) tokens: Option<String>,
+    /// The notifications they owe.
+    pub(crate) owed: Option<String>,
+}
+
+impl ApprovalDocs {
+    /// Whether there is any row.
+    pub(crate) fn any(&self) -> bool {
+        self.requests.is_some() || self.tokens.is_some() || self.owed.is_some()
+    }
+}
+
+/// The approval writes of `points` that a single pass writes as documents
+/// (see [`PreparedPoint::approvals_in_docs`]), as positional documents.
+fn approval_docs(points: &[&PreparedPoint]) -> Result<ApprovalDocs> {
+    let mut requests = Vec::new();
+    let mut tokens = Vec::new();
+    let mut owed = Vec::new();
+    for p in points.iter().filter(|p| p.approvals_in_docs()) {
+        for write in &p.approvals {
+            match write {
+                ApprovalWrite::Create(new) => {
+                    let values = crate::approval_sql::InsertValues::of(new)?;
+                    let detail = serde_json::json!({
+                        "approvers": new.approvers, "require": new.require_n,
+                        "due_at": new.due_at, "escalations": new.escalations,
+                    });
+                    requests.push(ApprovalRow {
+                        run_id: &p.run_id,
+                        id: &new.id,
+                        path: &new.path,
+                        step: new.step.as_deref(),
+                        approvers: values.approvers,
+                        group_name: new.group.as_deref(),
+                        require_n: new.require_n,
+                        message: new.message.as_deref(),
+                        via: &new.via,
+                        timeout_ms: new.timeout_ms,
+                        on_timeout: values.on_timeout,
+                        escalations: new.escalations,
+                        started_by: new.started_by.as_deref(),
+                        now: p.now,
+                        due_at: new.due_at,
+                        detail: to_json(&detail, || format!("approval {} audit", new.id))?,
+                    });
+                }
+                ApprovalWrite::IssueTokens(issued) => {
+                    tokens.extend(issued.iter().map(|t| TokenRow {
+                        run_id: &p.run_id,
+                        id: &t.id,
+                        approval_id: &t.approval_id,
+                        approver: &t.approver,
+                        action: &t.action,
+                        now: p.now,
+                        expires_at: t.expires_at,
+                    }));
+                }
+                ApprovalWrite::OweNotice { id, reason, claim } => owed.push(OwedRow {
+                    run_id: &p.run_id,
+                    approval_id: id,
+                    reason: reason.as_str(),
+                    now: p.now,
+                    claimed_by: claim.as_ref().map(|c| c.node.as_str()),
+                    claimed_until: claim.as_ref().map(|c| c.until),
+                }),
+                // `approvals_in_docs` admits no other kind.
+                _ => {}
+            }
+        }
+    }
+    Ok(ApprovalDocs {
+        requests: rows_doc(&requests, true, ApprovalRow::positional)?,
+        tokens: rows_doc(&tokens, true, TokenRow::positional)?,
+        owed: rows_doc(&owed, true, OwedRow::positional)?,
+    })
+}
+
 fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
     serde_json::to_string(rows).map_err(|source| Error::BadJson {
         column: "commit document",
@@ -793,8 +939,10 @@ pub(crate) struct SinglePass {
     pub(crate) now: i64,
     /// The states and journal entries the documents refer to.
     pub(crate) texts: SideTexts,
-    /// Whether points hold memory operations or approval writes, which
-    /// [`PreparedBatch::apply_trailing`] applies after the pass.
+    /// The approval writes of new approval steps.
+    pub(crate) approvals: ApprovalDocs,
+    /// Whether points hold memory operations or other approval writes,
+    /// which [`PreparedBatch::apply_trailing`] applies after the pass.
     pub(crate) trailing: bool,
 }
 
@@ -819,7 +967,7 @@ impl PreparedBatch {
         }
         let trailing = round
             .iter()
-            .any(|p| !p.memory.is_empty() || !p.approvals.is_empty());
+            .any(|p| !p.memory.is_empty() || (!p.approvals.is_empty() && !p.approvals_in_docs()));
         let all: Vec<&PreparedPoint> = round.iter().collect();
         let cleared: Vec<&str> = round
             .iter()
@@ -832,6 +980,7 @@ impl PreparedBatch {
             creates: creates_doc(round, Some(&mut texts))?,
             runs: runs_doc(round, Some(&mut texts))?,
             rows: row_docs(&all, Some(&mut texts))?,
+            approvals: approval_docs(&all)?,
             cleared: non_empty_doc(&cleared)?,
             ids: to_doc(&ids)?,
             now: round.iter().map(|p| p.now).max().unwrap_or(0),
@@ -841,8 +990,9 @@ impl PreparedBatch {
     }
 
     /// After a [`single_pass`](Self::single_pass), in its transaction: the
-    /// memory operations and approval writes of the points it wrote (every
-    /// point but the `unwritten` runs), each point's in order.
+    /// memory operations and the approval writes it left out of its
+    /// documents, of the points it wrote (every point but the `unwritten`
+    /// runs), each point's in order.
     pub(crate) async fn apply_trailing<T: CommitTx>(
         &self,
         tx: &mut T,
@@ -857,8 +1007,10 @@ impl PreparedBatch {
             for op in &point.memory {
                 tx.memory(op, point.now).await?;
             }
-            for write in &point.approvals {
-                tx.approval(write, point.now).await?;
+            if !point.approvals_in_docs() {
+                for write in &point.approvals {
+                    tx.approval(write, point.now).await?;
+                }
             }
         }
         Ok(())

@@ -264,7 +264,7 @@ impl SqliteStore {
         // savepoints: in a transaction sqlx knows of. Dropped on an error,
         // it rolls back.
         let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
-        let (sql, order) = &*SINGLE_PASS_BODY;
+        let (sql, order) = &SINGLE_PASS_BODY[usize::from(pass.approvals.any())];
         let unwritten = single_pass_query(sql, order, &pass)
             .fetch_all(&mut *tx.0)
             .await?;
@@ -277,7 +277,7 @@ impl SqliteStore {
     /// A single pass with nothing after it: one query from `BEGIN` to `COMMIT`.
     async fn commit_plain_pass(&self, pass: &batch::SinglePass) -> Result<Vec<(String, bool)>> {
         let mut conn = OpenTransaction(Some(self.writer.acquire().await?));
-        let (sql, order) = &*SINGLE_PASS;
+        let (sql, order) = &SINGLE_PASS[usize::from(pass.approvals.any())];
         let result = single_pass_query(sql, order, pass)
             .fetch_all(&mut **conn.live())
             .await;
@@ -319,6 +319,11 @@ fn single_pass_query<'q>(
             SinglePassParam::Now => query.bind(pass.now),
             SinglePassParam::Ids => query.bind(pass.ids.as_str()),
             SinglePassParam::Texts => query.bind(pass.texts.bytes()),
+            SinglePassParam::Approvals => {
+                query.bind(doc_or_empty(pass.approvals.requests.as_deref()))
+            }
+            SinglePassParam::Tokens => query.bind(doc_or_empty(pass.approvals.tokens.as_deref())),
+            SinglePassParam::Owed => query.bind(doc_or_empty(pass.approvals.owed.as_deref())),
         };
     }
     query
@@ -479,22 +484,31 @@ static WRITE_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// `?`s bound in order ([`SinglePassParam`]): sqlx numbers a multi-statement
 /// query's `?NNN`s per statement and stops binding at a statement whose
 /// unused numbers run past the argument count.
-static SINGLE_PASS: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
-    std::sync::LazyLock::new(|| {
-        SinglePassParam::anonymous(&format!("BEGIN IMMEDIATE;\n{};\nCOMMIT", single_pass_sql()))
-    });
+static SINGLE_PASS: std::sync::LazyLock<[SinglePassSql; 2]> = std::sync::LazyLock::new(|| {
+    [false, true]
+        .map(single_pass_sql)
+        .map(|body| SinglePassParam::anonymous(&format!("BEGIN IMMEDIATE;\n{body};\nCOMMIT")))
+});
 
 /// [`SINGLE_PASS`] without `BEGIN` and `COMMIT`, inside a transaction the
 /// caller began, for the writes that follow it.
-static SINGLE_PASS_BODY: std::sync::LazyLock<(String, Vec<SinglePassParam>)> =
-    std::sync::LazyLock::new(|| SinglePassParam::anonymous(&single_pass_sql()));
+static SINGLE_PASS_BODY: std::sync::LazyLock<[SinglePassSql; 2]> = std::sync::LazyLock::new(|| {
+    [false, true].map(|approvals| SinglePassParam::anonymous(&single_pass_sql(approvals)))
+});
+
+/// A single pass's SQL, with its parameters in order.
+type SinglePassSql = (String, Vec<SinglePassParam>);
 
 /// The single pass's statements up to the query of the runs it did not
-/// write, with `:name` parameters.
-fn single_pass_sql() -> String {
+/// write, with `:name` parameters; `approvals` adds the statements of new
+/// approval requests (three statements a batch without any would run for
+/// nothing).
+fn single_pass_sql(approvals: bool) -> String {
     const WRITTEN: &str = "EXISTS (SELECT 1 FROM runs AS m \
          WHERE m.id = j.value ->> 'run_id' AND m.commit_mark = :mark)";
-    use crate::batch::{CreateRow, EventRow, JournalRow, RunRow, StepRow};
+    use crate::batch::{
+        ApprovalRow, CreateRow, EventRow, JournalRow, OwedRow, RunRow, StepRow, TokenRow,
+    };
     // Each document's rows are arrays (`batch::doc_row!`), and states and
     // journal entries are slices of the side texts (`batch::SideTexts`).
     let side = |sql: String, fields: &[&str], column: &str| {
@@ -561,14 +575,73 @@ fn single_pass_sql() -> String {
         )
         .replace("= w.run_id)))", "= w.run_id))))");
     let wake = by_position(&wake, EventRow::FIELDS);
+    let doc = |sql: &str, param: &str, fields: &[&str]| {
+        by_position(
+            &sql.replace(
+                "FROM jsonb_each(?1) AS j WHERE true",
+                &format!("FROM jsonb_each({param}) AS j WHERE {WRITTEN}"),
+            ),
+            fields,
+        )
+    };
+    let requests = doc(APPROVALS_DOC, ":approvals", ApprovalRow::FIELDS);
+    let tokens = doc(TOKENS_DOC, ":tokens", TokenRow::FIELDS);
+    let owed = doc(OWED_DOC, ":owed", OwedRow::FIELDS);
+    let approvals = if approvals {
+        format!("{requests};\n{tokens};\n{owed};\n")
+    } else {
+        String::new()
+    };
     format!(
-        "{create};\n{fence};\n{steps};\n{events};\n{journal};\n\
+        "{create};\n{fence};\n{steps};\n{events};\n{journal};\n{approvals}\
          DELETE FROM event_waits WHERE run_id IN (SELECT r.id FROM json_each(:cleared) AS j \
          JOIN runs AS r ON r.id = j.value AND r.commit_mark = :mark);\n{wake};\n\
          SELECT j.value, r.id IS NOT NULL FROM json_each(:ids) AS j \
          LEFT JOIN runs AS r ON r.id = j.value WHERE r.commit_mark IS NOT :mark"
     )
 }
+
+/// A single pass's new approval requests (`batch::ApprovalRow`), each with
+/// its `created` audit entry: [`crate::approval_sql::INSERT`] and `AUDIT`
+/// over a document. A request that existed already (which a written point
+/// never re-creates) keeps the entries it has.
+const APPROVALS_DOC: &str = "\
+INSERT INTO approvals (id, run_id, path, step, approvers, group_name, require_n, message, via,
+                       timeout_ms, on_timeout, escalations, started_by, status, votes, decision,
+                       created_at, due_at, decided_at)
+SELECT j.value ->> 'id', j.value ->> 'run_id', j.value ->> 'path', j.value ->> 'step',
+       j.value ->> 'approvers', j.value ->> 'group_name', j.value ->> 'require_n',
+       j.value ->> 'message', j.value ->> 'via', j.value ->> 'timeout_ms',
+       j.value ->> 'on_timeout', j.value ->> 'escalations', j.value ->> 'started_by',
+       'pending', '[]', NULL, j.value ->> 'now', j.value ->> 'due_at', NULL
+FROM jsonb_each(?1) AS j WHERE true
+ON CONFLICT (id) DO NOTHING;
+INSERT INTO approval_audit (approval_id, seq, at, kind, who, channel, detail)
+SELECT j.value ->> 'id', 1, j.value ->> 'now', 'created', NULL, j.value ->> 'via',
+       j.value ->> 'detail'
+FROM jsonb_each(?1) AS j WHERE true
+AND NOT EXISTS (SELECT 1 FROM approval_audit AS a WHERE a.approval_id = j.value ->> 'id')";
+
+/// A single pass's link tokens (`batch::TokenRow`): `token_sql::INSERT`
+/// over a document.
+const TOKENS_DOC: &str = "\
+INSERT INTO approval_tokens (id, approval_id, approver, action, issued_at, expires_at)
+SELECT j.value ->> 'id', j.value ->> 'approval_id', j.value ->> 'approver',
+       j.value ->> 'action', j.value ->> 'now', j.value ->> 'expires_at'
+FROM jsonb_each(?1) AS j WHERE true
+AND EXISTS (SELECT 1 FROM approvals WHERE id = j.value ->> 'approval_id')
+ON CONFLICT (id) DO NOTHING";
+
+/// A single pass's owed notifications (`batch::OwedRow`): `notice_sql::OWE`
+/// over a document.
+const OWED_DOC: &str = "\
+INSERT INTO approval_outbox (approval_id, reason, owed_at, claimed_by, claimed_until)
+SELECT j.value ->> 'approval_id', j.value ->> 'reason', j.value ->> 'now',
+       j.value ->> 'claimed_by', j.value ->> 'claimed_until'
+FROM jsonb_each(?1) AS j WHERE true
+ON CONFLICT (approval_id, reason) DO UPDATE SET owed_at = excluded.owed_at,
+claimed_by = COALESCE(excluded.claimed_by, approval_outbox.claimed_by),
+claimed_until = COALESCE(excluded.claimed_until, approval_outbox.claimed_until)";
 
 /// Where `field` is in a document row's array form.
 fn position(fields: &[&str], field: &str) -> usize {
@@ -605,10 +678,13 @@ enum SinglePassParam {
     Now,
     Ids,
     Texts,
+    Approvals,
+    Tokens,
+    Owed,
 }
 
 impl SinglePassParam {
-    const NAMES: [(&'static str, SinglePassParam); 10] = [
+    const NAMES: [(&'static str, SinglePassParam); 13] = [
         (":mark", SinglePassParam::Mark),
         (":creates", SinglePassParam::Creates),
         (":runs", SinglePassParam::Runs),
@@ -619,6 +695,9 @@ impl SinglePassParam {
         (":now", SinglePassParam::Now),
         (":ids", SinglePassParam::Ids),
         (":texts", SinglePassParam::Texts),
+        (":approvals", SinglePassParam::Approvals),
+        (":tokens", SinglePassParam::Tokens),
+        (":owed", SinglePassParam::Owed),
     ];
 
     /// `sql` with each `:name` replaced by `?`, and the names in order.
@@ -1311,7 +1390,12 @@ mod tests {
     #[test]
     fn the_single_pass_commit_filters_every_row_statement_by_its_mark() {
         use SinglePassParam::*;
-        let (sql, order) = &*SINGLE_PASS;
+        let (sql, order) = &SINGLE_PASS[1];
+        assert_eq!(
+            SINGLE_PASS[0].1.iter().filter(|p| **p == Approvals).count(),
+            0,
+            "without approval requests, no approval statement"
+        );
         assert!(
             SinglePassParam::NAMES
                 .iter()
@@ -1329,14 +1413,17 @@ mod tests {
             "{sql}"
         );
         assert!(sql.starts_with("BEGIN IMMEDIATE;") && sql.ends_with("COMMIT"));
-        // Creation and fence stamp the mark; steps, events, journal, cleared
-        // waits, wake-ups and the final look-up keep or skip by it. States
+        // Creation and fence stamp the mark; steps, events, journal, new
+        // approval requests (with their audit entries, tokens and owed
+        // notifications), cleared waits, wake-ups and the final look-up keep
+        // or skip by it. States
         // and journal entries are read from the side texts.
         assert_eq!(
             order,
             &[
                 Texts, Mark, Creates, Runs, Texts, Mark, Runs, Steps, Mark, Events, Mark, Texts,
-                Journal, Mark, Cleared, Mark, Now, Now, Events, Mark, Ids, Mark
+                Journal, Mark, Approvals, Mark, Approvals, Mark, Tokens, Mark, Owed, Mark, Cleared,
+                Mark, Now, Now, Events, Mark, Ids, Mark
             ]
         );
         assert_eq!(sql.matches('?').count(), order.len());
