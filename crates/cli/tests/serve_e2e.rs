@@ -138,18 +138,27 @@ async fn a_run_started_over_http_is_approved_over_http_and_its_result_awaited() 
         "{view}"
     );
 
-    // The metrics saw the run's steps and its end.
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("metrics answer");
-    assert_eq!(metrics.status().as_u16(), 200);
-    let text = metrics.text().await.expect("a text body");
+    // The metrics saw the run's steps and its end (counted from its
+    // driver's progress, which may reach them a moment after the store).
+    let finished = "botflow_runs_finished_total{status=\"completed\"} 1";
+    let mut text = String::new();
+    for _ in 0..500 {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .expect("metrics answer");
+        assert_eq!(metrics.status().as_u16(), 200);
+        text = metrics.text().await.expect("a text body");
+        if text.contains(finished) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     for needle in [
+        finished,
         "botflow_runs_started_total{workflow=\"customer-support\"} 1",
-        "botflow_runs_finished_total{status=\"completed\"} 1",
         "botflow_steps_total{outcome=\"done\"}",
         "botflow_approvals_requested_total 1",
         "botflow_approval_seconds_count 1",

@@ -27,7 +27,8 @@ use crate::{Error, Result, Runtime};
 /// worker's drivers.
 pub const MAX_LAUNCHED_DRIVERS: usize = 1024;
 
-/// The drivers [`Runtime::launch`] started that may still be going.
+/// The drivers [`Runtime::launch`] and [`Runtime::decide_and_launch`] started
+/// that may still be going.
 pub(crate) struct Launched {
     /// Their tasks; finished ones are reaped at the next launch.
     tasks: Mutex<JoinSet<()>>,
@@ -176,6 +177,55 @@ impl Runtime {
             tracing::warn!(run = %id, %error, "driving a launched run failed");
         }
         answer
+    }
+
+    /// [`decide`](Self::decide), and when the decision settles the request,
+    /// drives the run it made due in the background, like a
+    /// [`launch`](Self::launch)ed run: the decision and the run's claim ride
+    /// on one group commit, and the answer comes once they have committed.
+    /// No worker has to find the run due first.
+    pub async fn decide_and_launch<'a>(
+        &self,
+        request_or_run: &str,
+        approve: bool,
+        by: impl Into<crate::runtime::Decider<'a>>,
+        comment: Option<String>,
+        channel: &str,
+    ) -> Result<store::ApprovalRecord> {
+        // Taken first, so that a claimed run always has a driver.
+        let slot = self
+            .inner
+            .launched
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)?;
+        let (record, claimed) = self
+            .decide_claiming(request_or_run, approve, by.into(), comment, channel, true)
+            .await?;
+        if let Some(run) = claimed {
+            let (inner, settled) = (self.inner.clone(), record.clone());
+            let mut tasks = lock(&self.inner.launched.tasks);
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(async move {
+                let _slot = slot;
+                let id = run.id.clone();
+                let driven = async {
+                    Driver::new(inner, run)
+                        .await?
+                        .knowing(settled)
+                        .drive()
+                        .await
+                };
+                // The run is leased to this node: if its driver fails, a
+                // worker continues it once the lease lapses.
+                if let Err(error) = driven.await {
+                    tracing::warn!(run = %id, %error, "driving a decided run failed");
+                }
+            });
+        }
+        Ok(record)
     }
 
     /// Waits up to `grace` for the drivers [`launch`](Self::launch) started

@@ -802,7 +802,7 @@ impl Runtime {
         Ok(record)
     }
 
-    async fn decide_claiming(
+    pub(crate) async fn decide_claiming(
         &self,
         request_or_run: &str,
         approve: bool,

@@ -124,6 +124,43 @@ async fn an_approved_request_lets_the_run_go_on() {
 }
 
 #[tokio::test]
+async fn a_decision_that_launches_drives_the_run_on_without_a_worker() {
+    let fixture = Fixture::new();
+    let rt = flow(&fixture, ASK, "").await;
+    let run = start(&rt).await;
+    let decided = rt
+        .decide_and_launch(&run, true, "m@x", None, "api")
+        .await
+        .expect("the decision is recorded");
+    assert_eq!(decided.status, ApprovalStatus::Approved);
+    // No worker runs here: the decision's own driver finishes the run.
+    let mut status = RunStatus::Waiting;
+    for _ in 0..500 {
+        status = rt
+            .store()
+            .run(&run)
+            .await
+            .expect("read")
+            .expect("run")
+            .status;
+        if status.is_terminal() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, RunStatus::Completed);
+    assert_eq!(approval_var(&rt, &run).await["approved"], json!(true));
+    assert_eq!(
+        rt.drain_launched(std::time::Duration::from_secs(5)).await,
+        0
+    );
+
+    // A decision on a run that waits for nothing is refused.
+    let again = rt.decide_and_launch(&run, true, "m@x", None, "api").await;
+    assert!(matches!(again, Err(Error::Approval(_))), "{again:?}");
+}
+
+#[tokio::test]
 async fn a_denial_rejects_the_run() {
     let fixture = Fixture::new();
     let rt = flow(&fixture, ASK, "").await;

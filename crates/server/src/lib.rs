@@ -506,7 +506,7 @@ async fn supervise(
 }
 
 /// Starts the worker loop of `state`'s runtime, which runs until `stop` or
-/// the server's shutdown, and counts its passes and progress in the metrics.
+/// the server's shutdown, and counts its runtime's progress in the metrics.
 fn spawn_worker(
     workers: &mut JoinSet<Result<WorkerReport, runtime::Error>>,
     state: &AppState,
@@ -527,13 +527,8 @@ fn spawn_worker(
                     }
                 }
             };
-            let metrics_state = state.clone();
-            let report = state
-                .runtime()
-                .work(options, stopping, move |pass: &Pass| {
-                    metrics_state.metrics().pass(pass)
-                })
-                .await;
+            // Runs that end are counted from their drivers' progress.
+            let report = state.runtime().work(options, stopping, |_: &Pass| {}).await;
             progress.abort();
             report
         })

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use runtime::{Driven, Pass, Progress};
+use runtime::Progress;
 use store::{RunFilter, RunStatus, Store};
 
 use crate::AppState;
@@ -115,13 +115,6 @@ impl Metrics {
         self.record(|| gauge!("botflow_reload_refused").set(0.0));
     }
 
-    /// One driver pass of the worker loop.
-    pub(crate) fn pass(&self, pass: &Pass) {
-        if let Ok(Driven::Finished(status)) = &pass.outcome {
-            self.run_finished(*status);
-        }
-    }
-
     fn progress(&self, progress: &Progress) {
         match progress {
             Progress::StepFinished {
@@ -135,6 +128,15 @@ impl Metrics {
             }),
             Progress::ApprovalRequested { .. } => {
                 self.record(|| counter!("botflow_approvals_requested_total").increment(1));
+            }
+            // Every driver says how it stopped: the worker's, and those a
+            // start or a decision launched.
+            Progress::RunStopped { status, .. } => {
+                if let Ok(status) = status.parse::<RunStatus>()
+                    && status.is_terminal()
+                {
+                    self.run_finished(status);
+                }
             }
             _ => {}
         }

@@ -294,10 +294,10 @@ async fn decide(
         Decider::approver(auth.name())
     };
     let approve = matches!(body.decision, Verdict::Approve);
-    // The runtime decides under the store's rules (in one transaction) and
-    // wakes this server's worker when the request is settled.
+    // The runtime decides under the store's rules (in one transaction) and,
+    // when the request is settled, drives its run on in the background.
     let record = runtime
-        .decide(&id, approve, by, body.comment, "api")
+        .decide_and_launch(&id, approve, by, body.comment, "api")
         .await?;
     if record.status != ApprovalStatus::Pending
         && let Some(at) = record.decided_at
