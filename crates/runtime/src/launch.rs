@@ -112,32 +112,20 @@ impl Runtime {
         started_by: Option<String>,
     ) -> Result<(RunSummary, bool)> {
         let (id, mut driver) = self.fresh_driver(workflow, input, id, started_by).await?;
-        let slot = self
-            .inner
-            .launched
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Closed)?;
+        let slot = self.launch_slot().await?;
         let (created_tx, created_rx) = oneshot::channel();
         let (failed_tx, mut failed_rx) = oneshot::channel::<Error>();
         driver.tell_creation(created_tx);
-        {
-            let mut tasks = lock(&self.inner.launched.tasks);
-            while tasks.try_join_next().is_some() {}
-            let run = id.clone();
-            tasks.spawn(async move {
-                let _slot = slot;
-                if let Err(error) = driver.drive().await {
-                    // Before the run exists the launcher reports the error;
-                    // after that, nobody waits for it but the log.
-                    if let Err(error) = failed_tx.send(error) {
-                        tracing::warn!(%run, %error, "driving a launched run failed");
-                    }
+        let run = id.clone();
+        self.spawn_launched(slot, async move {
+            if let Err(error) = driver.drive().await {
+                // Before the run exists the launcher reports the error;
+                // after that, nobody waits for it but the log.
+                if let Err(error) = failed_tx.send(error) {
+                    tracing::warn!(%run, %error, "driving a launched run failed");
                 }
-            });
-        }
+            }
+        });
         let answer = match created_rx.await {
             Ok(Creation {
                 outcome: PointOutcome::Ok,
@@ -193,23 +181,13 @@ impl Runtime {
         channel: &str,
     ) -> Result<store::ApprovalRecord> {
         // Taken first, so that a claimed run always has a driver.
-        let slot = self
-            .inner
-            .launched
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Closed)?;
+        let slot = self.launch_slot().await?;
         let (record, claimed) = self
             .decide_claiming(request_or_run, approve, by.into(), comment, channel, true)
             .await?;
         if let Some(run) = claimed {
             let (inner, settled) = (self.inner.clone(), record.clone());
-            let mut tasks = lock(&self.inner.launched.tasks);
-            while tasks.try_join_next().is_some() {}
-            tasks.spawn(async move {
-                let _slot = slot;
+            self.spawn_launched(slot, async move {
                 let id = run.id.clone();
                 let driven = async {
                     Driver::new(inner, run)
@@ -226,6 +204,33 @@ impl Runtime {
             });
         }
         Ok(record)
+    }
+
+    /// A place for one more launched driver, waited for when
+    /// [`MAX_LAUNCHED_DRIVERS`] are going.
+    async fn launch_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.inner
+            .launched
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Runs `driving` in the background, holding `slot` until it ends, among
+    /// the tasks [`drain_launched`](Self::drain_launched) waits for.
+    fn spawn_launched(
+        &self,
+        slot: tokio::sync::OwnedSemaphorePermit,
+        driving: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let mut tasks = lock(&self.inner.launched.tasks);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            let _slot = slot;
+            driving.await;
+        });
     }
 
     /// Waits up to `grace` for the drivers [`launch`](Self::launch) started
