@@ -24,6 +24,8 @@ use crate::model::{
 use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
 
+mod decision;
+
 /// The approval statements on this backend's connections.
 mod approvals {
     crate::approval_sql::approval_queries!(
@@ -937,6 +939,14 @@ impl CommitTx for SqliteTx {
         &mut self,
         write: &crate::GroupWrite,
     ) -> Result<Result<crate::GroupWritten>> {
+        if let crate::GroupWrite::Decide {
+            id,
+            decision,
+            claim,
+        } = write
+        {
+            return decision::decide(&mut self.0, id, decision, claim.as_ref()).await;
+        }
         crate::group::group_write!(
             &mut *self.0,
             write,
