@@ -40,6 +40,14 @@ pub(crate) const WAKE_IF_SETTLED: &str = "\
 UPDATE runs SET wake_at = $2 WHERE id = $1 AND status = 'waiting'
 AND EXISTS (SELECT 1 FROM approvals WHERE id = $3 AND status <> 'pending')";
 
+/// The detail of a new request's `created` audit entry.
+pub(crate) fn created_detail(new: &NewApproval) -> Value {
+    serde_json::json!({
+        "approvers": new.approvers, "require": new.require_n,
+        "due_at": new.due_at, "escalations": new.escalations,
+    })
+}
+
 /// The values of a [`NewApproval`] as bound to [`INSERT`].
 pub(crate) struct InsertValues {
     pub(crate) approvers: String,
@@ -223,10 +231,7 @@ macro_rules! approval_queries {
                 .execute(&mut *conn)
                 .await?;
             if done.rows_affected() == 1 {
-                let detail = serde_json::json!({
-                    "approvers": new.approvers, "require": new.require_n,
-                    "due_at": new.due_at, "escalations": new.escalations,
-                });
+                let detail = q::created_detail(new);
                 audit(conn, &new.id, now, "created", None, Some(&new.via), &detail).await?;
             }
             Ok(())

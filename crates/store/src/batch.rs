@@ -708,10 +708,7 @@ fn approval_docs(points: &[&PreparedPoint]) -> Result<ApprovalDocs> {
             match write {
                 ApprovalWrite::Create(new) => {
                     let values = crate::approval_sql::InsertValues::of(new)?;
-                    let detail = serde_json::json!({
-                        "approvers": new.approvers, "require": new.require_n,
-                        "due_at": new.due_at, "escalations": new.escalations,
-                    });
+                    let detail = crate::approval_sql::created_detail(new);
                     requests.push(ApprovalRow {
                         run_id: &p.run_id,
                         id: &new.id,
