@@ -704,32 +704,45 @@ impl SinglePassParam {
 
     /// `sql` with each `:name` replaced by `?`, and the names in order.
     fn anonymous(sql: &str) -> (String, Vec<SinglePassParam>) {
-        let mut out = String::with_capacity(sql.len());
-        let mut order = Vec::new();
-        let mut rest = sql;
-        while let Some(at) = rest.find(':') {
-            out.push_str(&rest[..at]);
-            rest = &rest[at..];
-            let named = Self::NAMES.iter().find(|(name, _)| {
-                rest.starts_with(name)
+        anonymize(sql, ':', |rest| {
+            Self::NAMES.iter().find_map(|(name, param)| {
+                let named = rest.starts_with(name)
                     && !rest[name.len()..]
-                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            });
-            match named {
-                Some((name, param)) => {
-                    out.push('?');
-                    order.push(*param);
-                    rest = &rest[name.len()..];
-                }
-                None => {
-                    out.push(':');
-                    rest = &rest[1..];
-                }
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                named.then_some((*param, name.len()))
+            })
+        })
+    }
+}
+
+/// `sql` with each parameter that starts with `marker` replaced by `?`, and
+/// the parameters in order: `read` recognises one at the start of the text
+/// it is given (the marker included) and says how long it is.
+fn anonymize<P>(
+    sql: &str,
+    marker: char,
+    read: impl Fn(&str) -> Option<(P, usize)>,
+) -> (String, Vec<P>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find(marker) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match read(rest) {
+            Some((param, len)) => {
+                out.push('?');
+                order.push(param);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push(marker);
+                rest = &rest[marker.len_utf8()..];
             }
         }
-        out.push_str(rest);
-        (out, order)
     }
+    out.push_str(rest);
+    (out, order)
 }
 
 /// A document to bind, `[]` (which writes nothing) when there are no rows.

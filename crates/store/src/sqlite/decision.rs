@@ -167,25 +167,13 @@ static WRITES: std::sync::LazyLock<[Writes; 3]> = std::sync::LazyLock::new(|| {
 
 /// `sql` with every `$n` made `?`, and the `n`s in order.
 fn anonymous(sql: &str) -> (String, Vec<usize>) {
-    let mut out = String::with_capacity(sql.len());
-    let mut numbers = Vec::new();
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let digits = rest[at + 1..]
+    super::anonymize(sql, '$', |rest| {
+        let digits = rest[1..]
             .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len() - at - 1);
-        match rest[at + 1..at + 1 + digits].parse() {
-            Ok(n) => {
-                out.push('?');
-                numbers.push(n);
-            }
-            Err(_) => out.push('$'),
-        }
-        rest = &rest[at + 1 + digits..];
-    }
-    out.push_str(rest);
-    (out, numbers)
+            .unwrap_or(rest.len() - 1);
+        let n = rest[1..1 + digits].parse().ok()?;
+        Some((n, 1 + digits))
+    })
 }
 
 #[cfg(test)]
