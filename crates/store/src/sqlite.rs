@@ -246,13 +246,14 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
-    /// Writes a [`SinglePass`](batch::SinglePass) batch as one query,
-    /// transaction included: every statement is a hand-off to the
-    /// connection's thread and back, and at one run at a time those hand-offs,
-    /// not the disk, were most of a commit's time. The batch's memory
-    /// operations and approval writes, then the group `writes`, follow one
-    /// at a time before the commit. Returns the runs whose row it did not
-    /// write, with whether each exists, and the writes' results.
+    /// Writes a [`SinglePass`](batch::SinglePass) batch: as one query,
+    /// transaction included, when nothing follows it (every statement is a
+    /// hand-off to the connection's thread and back, and at one run at a
+    /// time those hand-offs, not the disk, were most of a commit's time);
+    /// else in a transaction begun apart, followed one at a time by the
+    /// memory operations and approval writes its documents leave out, then
+    /// the group `writes`. Returns the runs whose row it did not write, with
+    /// whether each exists, and the writes' results.
     async fn commit_single_pass(
         &self,
         pass: batch::SinglePass,
