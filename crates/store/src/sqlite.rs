@@ -547,20 +547,18 @@ fn single_pass_sql(approvals: bool) -> String {
         .replace("?1) AS j", ":runs) AS j")
         .replace("\nRETURNING id", "");
     let fence = side(fence, RunRow::FIELDS, "state");
-    let steps = by_position(
-        &UPSERT_STEPS.replace(
-            "FROM jsonb_each(?1) AS j WHERE true",
-            &format!("FROM jsonb_each(:steps) AS j WHERE {WRITTEN}"),
-        ),
-        StepRow::FIELDS,
-    );
-    let events = by_position(
-        &INSERT_EVENTS.replace(
-            "FROM jsonb_each(?1) AS j WHERE true",
-            &format!("FROM jsonb_each(:events) AS j WHERE {WRITTEN}"),
-        ),
-        EventRow::FIELDS,
-    );
+    // A statement over one document, keeping the rows of written runs.
+    let doc = |sql: &str, param: &str, fields: &[&str]| {
+        by_position(
+            &sql.replace(
+                "FROM jsonb_each(?1) AS j WHERE true",
+                &format!("FROM jsonb_each({param}) AS j WHERE {WRITTEN}"),
+            ),
+            fields,
+        )
+    };
+    let steps = doc(UPSERT_STEPS, ":steps", StepRow::FIELDS);
+    let events = doc(INSERT_EVENTS, ":events", EventRow::FIELDS);
     let journal = side(
         APPEND_JOURNAL.replace(
             "FROM jsonb_each(?1) AS j) AS x",
@@ -578,15 +576,6 @@ fn single_pass_sql(approvals: bool) -> String {
         )
         .replace("= w.run_id)))", "= w.run_id))))");
     let wake = by_position(&wake, EventRow::FIELDS);
-    let doc = |sql: &str, param: &str, fields: &[&str]| {
-        by_position(
-            &sql.replace(
-                "FROM jsonb_each(?1) AS j WHERE true",
-                &format!("FROM jsonb_each({param}) AS j WHERE {WRITTEN}"),
-            ),
-            fields,
-        )
-    };
     let requests = doc(APPROVALS_DOC, ":approvals", ApprovalRow::FIELDS);
     let tokens = doc(TOKENS_DOC, ":tokens", TokenRow::FIELDS);
     let owed = doc(OWED_DOC, ":owed", OwedRow::FIELDS);

@@ -66,8 +66,8 @@ async fn apply(
     let settled = object.is_some();
     let claim = claim.filter(|_| settled);
     let decided_at = object.as_ref().map(|_| decision.now);
-    let id = Value::Text(&record.id);
-    let now = Value::Int(decision.now);
+    let id = Bind::Text(&record.id);
+    let now = Bind::Int(decision.now);
     let object_text = object.as_ref().map(ToString::to_string);
     let detail = vote.to_string();
     // Each statement's `$n`, in the order its text holds them.
@@ -75,41 +75,41 @@ async fn apply(
         // DECIDE
         vec![
             id,
-            Value::Text(status.as_str()),
-            Value::Text(&votes),
-            Value::OptText(object_text.as_deref()),
-            Value::OptInt(decided_at),
+            Bind::Text(status.as_str()),
+            Bind::Text(&votes),
+            Bind::OptText(object_text.as_deref()),
+            Bind::OptInt(decided_at),
         ],
         // AUDIT
         vec![
             id,
             now,
-            Value::Text(kind),
-            Value::Text(&decision.who),
-            Value::Text(&decision.channel),
-            Value::Text(&detail),
+            Bind::Text(kind),
+            Bind::Text(&decision.who),
+            Bind::Text(&decision.channel),
+            Bind::Text(&detail),
         ],
     ];
     if settled {
         // WAKE_RUN
-        values.push(vec![Value::Text(&record.run_id), now]);
+        values.push(vec![Bind::Text(&record.run_id), now]);
     }
     if let Some(claim) = claim {
         values.push(vec![
-            Value::Text(&record.run_id),
-            Value::Text(&claim.owner),
+            Bind::Text(&record.run_id),
+            Bind::Text(&claim.owner),
             now,
-            Value::Int(claim.ttl_ms),
+            Bind::Int(claim.ttl_ms),
         ]);
     }
     let (sql, order) = &WRITES[values.len() - 2];
     let mut query = sqlx::query_as::<_, crate::rows::RunRow>(sqlx::AssertSqlSafe(sql.as_str()));
     for (statement, number) in order {
         query = match values[*statement][*number - 1] {
-            Value::Text(text) => query.bind(text),
-            Value::OptText(text) => query.bind(text),
-            Value::Int(n) => query.bind(n),
-            Value::OptInt(n) => query.bind(n),
+            Bind::Text(text) => query.bind(text),
+            Bind::OptText(text) => query.bind(text),
+            Bind::Int(n) => query.bind(n),
+            Bind::OptInt(n) => query.bind(n),
         };
     }
     // `fetch_all` runs every statement, the release included.
@@ -131,7 +131,7 @@ type Writes = (String, Vec<(usize, usize)>);
 
 /// A value bound to one of [`WRITES`]' statements.
 #[derive(Clone, Copy)]
-enum Value<'a> {
+enum Bind<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Int(i64),
