@@ -759,7 +759,8 @@ fn approval_docs(points: &[&PreparedPoint]) -> Result<ApprovalDocs> {
     })
 }
 
-fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
+/// `rows` as one JSON document.
+pub(crate) fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
     serde_json::to_string(rows).map_err(|source| Error::BadJson {
         column: "commit document",
         source,

@@ -25,6 +25,7 @@ use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
 
 mod decision;
+mod group_docs;
 
 /// The approval statements on this backend's connections.
 mod approvals {
@@ -246,22 +247,24 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
-    /// Writes a [`SinglePass`](batch::SinglePass) batch: as one query,
-    /// transaction included, when nothing follows it (every statement is a
-    /// hand-off to the connection's thread and back, and at one run at a
-    /// time those hand-offs, not the disk, were most of a commit's time);
-    /// else in a transaction begun apart, followed one at a time by the
-    /// memory operations and approval writes its documents leave out, then
-    /// the group `writes`. Returns the runs whose row it did not write, with
-    /// whether each exists, and the writes' results.
+    /// Writes a [`SinglePass`](batch::SinglePass) batch with the group
+    /// `writes`: in one query, transaction included, or two when decisions
+    /// must read their requests first ([`commit_in_one`](Self::commit_in_one)).
+    /// When points hold memory operations or approval writes the documents
+    /// leave out, or the group holds writes `group_docs` does not take, in a
+    /// transaction begun apart, followed one at a time by those operations,
+    /// then the group writes. Returns the runs whose row it did not write,
+    /// with whether each exists, and the writes' results.
     async fn commit_single_pass(
         &self,
         pass: batch::SinglePass,
         batch: &batch::PreparedBatch,
         writes: &[crate::GroupWrite],
     ) -> Result<(Vec<(String, bool)>, Vec<Result<crate::GroupWritten>>)> {
-        if !pass.trailing && writes.is_empty() {
-            return Ok((self.commit_plain_pass(&pass).await?, Vec::new()));
+        if !pass.trailing
+            && let Some(taken) = group_docs::take(writes)
+        {
+            return self.commit_in_one(Some(&pass), &taken).await;
         }
         // What follows goes one statement at a time, group writes under
         // savepoints: in a transaction sqlx knows of. Dropped on an error,
@@ -269,47 +272,93 @@ impl SqliteStore {
         let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
         let (sql, order) = &SINGLE_PASS_BODY[usize::from(pass.approvals.any())];
         let unwritten = single_pass_query(sql, order, &pass)
+            .try_map(|row| <(String, bool) as sqlx::FromRow<_>>::from_row(&row))
             .fetch_all(&mut *tx.0)
             .await?;
         batch.apply_trailing(&mut tx, &unwritten).await?;
-        let written = batch::apply_writes(&mut tx, writes).await?;
+        let written = apply_writes(&mut tx, writes).await?;
         tx.0.commit().await?;
         Ok((unwritten, written))
     }
 
-    /// A single pass with nothing after it: one query from `BEGIN` to `COMMIT`.
-    async fn commit_plain_pass(&self, pass: &batch::SinglePass) -> Result<Vec<(String, bool)>> {
+    /// A group commit of a single pass (if any) and group writes that
+    /// `group_docs` takes, from `BEGIN` to `COMMIT` in one query: every
+    /// statement is a hand-off to the connection's thread and back, and at
+    /// one run at a time those hand-offs, not the disk, were most of a
+    /// commit's time. Decisions first read their requests, in a query that
+    /// begins the transaction, so that they are judged before the rest is
+    /// written: two queries then.
+    async fn commit_in_one(
+        &self,
+        pass: Option<&batch::SinglePass>,
+        writes: &[group_docs::Taken<'_>],
+    ) -> Result<(Vec<(String, bool)>, Vec<Result<crate::GroupWritten>>)> {
         let mut conn = OpenTransaction(Some(self.writer.acquire().await?));
-        let (sql, order) = &SINGLE_PASS[usize::from(pass.approvals.any())];
-        let result = single_pass_query(sql, order, pass)
-            .fetch_all(&mut **conn.live())
-            .await;
-        match result {
-            Ok(unwritten) => {
-                conn.settled();
-                Ok(unwritten)
+        let result = async {
+            let ids = group_docs::decided_ids(writes);
+            let began = !ids.is_empty();
+            let requests = if began {
+                sqlx::query_as(group_docs::BEGIN_AND_READ)
+                    .bind(batch::to_doc(&ids)?)
+                    .fetch_all(&mut **conn.live())
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let judged = group_docs::judge(writes, requests)?;
+            let shape = match (writes.is_empty(), began) {
+                (true, _) => PassShape::Plain,
+                (false, false) => PassShape::WithWrites,
+                (false, true) => PassShape::AfterRead,
+            };
+            let query = match pass {
+                Some(pass) => {
+                    let (sql, order) =
+                        &SINGLE_PASS[shape as usize][usize::from(pass.approvals.any())];
+                    single_pass_query(sql, order, pass)
+                }
+                None => sqlx::query(sqlx::AssertSqlSafe(
+                    WRITES_ONLY[usize::from(began)].as_str(),
+                )),
+            };
+            let query = match shape {
+                PassShape::Plain => query,
+                _ => judged.docs()?.into_iter().fold(query, |q, doc| q.bind(doc)),
+            };
+            let mut unwritten = Vec::new();
+            let mut claimed = Vec::new();
+            for row in query.fetch_all(&mut **conn.live()).await? {
+                // The pass's last statement returns pairs; the claims, runs.
+                if sqlx::Row::len(&row) == 2 {
+                    unwritten.push(sqlx::FromRow::from_row(&row)?);
+                } else {
+                    claimed.push(sqlx::FromRow::from_row(&row)?);
+                }
             }
-            Err(error) => {
-                // A statement failed after BEGIN: undo what ran before it. An
-                // error SQLite already rolled back for leaves no transaction,
-                // and ROLLBACK then fails harmlessly.
-                let _ = sqlx::query("ROLLBACK").execute(&mut **conn.live()).await;
-                conn.settled();
-                Err(error.into())
-            }
+            Ok::<_, Error>((unwritten, judged.settle(claimed)?))
         }
+        .await;
+        if result.is_err() {
+            // A statement failed after BEGIN: undo what ran before it. An
+            // error SQLite already rolled back for leaves no transaction, and
+            // ROLLBACK then fails harmlessly; so does one before BEGIN.
+            let _ = sqlx::query("ROLLBACK").execute(&mut **conn.live()).await;
+        }
+        conn.settled();
+        result
     }
 }
 
 /// The query of a single pass (`sql` and its parameters in `order`, from
-/// [`SINGLE_PASS`] or [`SINGLE_PASS_BODY`]) with `pass`'s values bound.
+/// [`SINGLE_PASS`] or [`SINGLE_PASS_BODY`]) with `pass`'s values bound; the
+/// group writes' documents, when `sql` holds them, are bound after.
 fn single_pass_query<'q>(
     sql: &'q str,
     order: &[SinglePassParam],
     pass: &'q batch::SinglePass,
-) -> sqlx::query::QueryAs<'q, Sqlite, (String, bool), sqlx::sqlite::SqliteArguments> {
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
     let mark = commit_mark();
-    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for param in order {
         query = match param {
             SinglePassParam::Mark => query.bind(mark),
@@ -487,10 +536,46 @@ static WRITE_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// `?`s bound in order ([`SinglePassParam`]): sqlx numbers a multi-statement
 /// query's `?NNN`s per statement and stops binding at a statement whose
 /// unused numbers run past the argument count.
-static SINGLE_PASS: std::sync::LazyLock<[SinglePassSql; 2]> = std::sync::LazyLock::new(|| {
-    [false, true]
-        .map(single_pass_sql)
-        .map(|body| SinglePassParam::anonymous(&format!("BEGIN IMMEDIATE;\n{body};\nCOMMIT")))
+static SINGLE_PASS: std::sync::LazyLock<[[SinglePassSql; 2]; 3]> = std::sync::LazyLock::new(|| {
+    [
+        PassShape::Plain,
+        PassShape::WithWrites,
+        PassShape::AfterRead,
+    ]
+    .map(|shape| {
+        [false, true].map(|approvals| {
+            let body = single_pass_sql(approvals);
+            let write = group_docs::WRITE;
+            SinglePassParam::anonymous(&match shape {
+                PassShape::Plain => format!("BEGIN IMMEDIATE;\n{body};\nCOMMIT"),
+                PassShape::WithWrites => {
+                    format!("BEGIN IMMEDIATE;\n{body};\n{write};\nCOMMIT")
+                }
+                PassShape::AfterRead => format!("{body};\n{write};\nCOMMIT"),
+            })
+        })
+    })
+});
+
+/// Which of [`SINGLE_PASS`]' queries a group commit takes: `[shape][approvals]`.
+#[derive(Clone, Copy)]
+enum PassShape {
+    /// Points only.
+    Plain = 0,
+    /// Points, then the group writes' documents (`group_docs::WRITE`).
+    WithWrites = 1,
+    /// The same, in a transaction the decisions' read began.
+    AfterRead = 2,
+}
+
+/// The group writes' documents alone, in a transaction of their own (`[0]`)
+/// or in one the decisions' read began (`[1]`).
+static WRITES_ONLY: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    let write = group_docs::WRITE;
+    [
+        format!("BEGIN IMMEDIATE;\n{write};\nCOMMIT"),
+        format!("{write};\nCOMMIT"),
+    ]
 });
 
 /// [`SINGLE_PASS`] without `BEGIN` and `COMMIT`, inside a transaction the
@@ -733,6 +818,19 @@ fn anonymize<P>(
     }
     out.push_str(rest);
     (out, order)
+}
+
+/// Applies the writes that ride on a group commit, after its points: as
+/// documents when they are decisions, audit entries and done marks only
+/// (`group_docs`), else one at a time.
+async fn apply_writes(
+    tx: &mut SqliteTx,
+    writes: &[crate::GroupWrite],
+) -> Result<Vec<Result<crate::GroupWritten>>> {
+    match group_docs::take(writes) {
+        Some(taken) if !taken.is_empty() => group_docs::apply(&mut tx.0, &taken).await,
+        _ => batch::apply_writes(tx, writes).await,
+    }
 }
 
 /// A document to bind, `[]` (which writes nothing) when there are no rows.
@@ -1263,6 +1361,12 @@ impl Store for SqliteStore {
         if batch.is_empty() && writes.is_empty() {
             return Ok((batch.outcomes, Vec::new()));
         }
+        if batch.is_empty()
+            && let Some(taken) = group_docs::take(&writes)
+        {
+            let (_, written) = self.commit_in_one(None, &taken).await?;
+            return Ok((batch.outcomes, written));
+        }
         if let Some(pass) = batch.single_pass()? {
             let (unwritten, written) = self.commit_single_pass(pass, &batch, &writes).await?;
             batch.settle(&unwritten);
@@ -1272,7 +1376,7 @@ impl Store for SqliteStore {
         // reads first could fail to upgrade if another process wrote meanwhile.
         let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
         batch::apply(&mut tx, &mut batch).await?;
-        let written = batch::apply_writes(&mut tx, &writes).await?;
+        let written = apply_writes(&mut tx, &writes).await?;
         tx.0.commit().await?;
         Ok((batch.outcomes, written))
     }
@@ -1403,9 +1507,13 @@ mod tests {
     #[test]
     fn the_single_pass_commit_filters_every_row_statement_by_its_mark() {
         use SinglePassParam::*;
-        let (sql, order) = &SINGLE_PASS[1];
+        let (sql, order) = &SINGLE_PASS[PassShape::Plain as usize][1];
         assert_eq!(
-            SINGLE_PASS[0].1.iter().filter(|p| **p == Approvals).count(),
+            SINGLE_PASS[PassShape::Plain as usize][0]
+                .1
+                .iter()
+                .filter(|p| **p == Approvals)
+                .count(),
             0,
             "without approval requests, no approval statement"
         );
@@ -1440,6 +1548,20 @@ mod tests {
             ]
         );
         assert_eq!(sql.matches('?').count(), order.len());
+        // With group writes, their five documents are bound after the pass's
+        // parameters, and a transaction the decisions' read began is not
+        // begun again.
+        for (shape, begins) in [(PassShape::WithWrites, true), (PassShape::AfterRead, false)] {
+            for (sql, order) in &SINGLE_PASS[shape as usize] {
+                assert_eq!(sql.matches('?').count(), order.len() + 5, "{sql}");
+                assert_eq!(sql.starts_with("BEGIN IMMEDIATE;"), begins, "{sql}");
+                assert!(sql.ends_with(&format!("{};\nCOMMIT", group_docs::WRITE)));
+            }
+        }
+        for (sql, begins) in WRITES_ONLY.iter().zip([true, false]) {
+            assert_eq!(sql.matches('?').count(), 5, "{sql}");
+            assert_eq!(sql.starts_with("BEGIN IMMEDIATE;"), begins, "{sql}");
+        }
     }
 
     // Version 11 rebuilt `events` without AUTOINCREMENT: a store upgraded
@@ -1560,6 +1682,32 @@ mod tests {
                     .iter()
                     .any(|s| s.starts_with("SEARCH runs USING INDEX sqlite_autoindex_runs_1")),
                 "{steps:?}"
+            );
+        }
+    }
+
+    // The group writes' documents name rows by key: no statement of theirs
+    // may scan a table, nor visit the waiting runs by the status index, or
+    // every decision would cost more as the store grows.
+    #[tokio::test]
+    async fn group_write_documents_never_scan_a_table() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join("plan.db"))
+            .await
+            .expect("opens");
+        let statements: Vec<&str> = group_docs::WRITE
+            .split(";\n")
+            .chain([group_docs::READ])
+            .collect();
+        assert_eq!(statements.len(), 6);
+        for sql in statements {
+            let steps = plan(&store, sql, &["[]"]).await;
+            assert!(
+                steps.iter().all(|s| (!s.starts_with("SCAN")
+                    || s.starts_with("SCAN j")
+                    || s.starts_with("SCAN json_each"))
+                    && !s.contains("runs_status_wake")),
+                "{sql}: {steps:?}"
             );
         }
     }

@@ -125,6 +125,8 @@ conformance!(
     refused_tokens_change_nothing,
     decisions_ride_on_a_group_commit_and_claim_their_run,
     a_fenced_point_in_a_group_leaves_its_approvals_and_memory_out,
+    votes_in_one_group_are_judged_in_the_order_of_the_writes,
+    a_failed_group_write_leaves_the_whole_group_unwritten,
 );
 
 /// Runs a test body in its own task so that the harness is cleaned up (its

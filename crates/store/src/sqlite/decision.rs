@@ -1,5 +1,7 @@
 //! A decision riding on a SQLite group commit in two round trips to the
-//! writer's thread instead of seven.
+//! writer's thread instead of seven, when the group holds writes that
+//! `group_docs.rs` does not take (it applies the others, decisions included,
+//! as documents) and so goes one write at a time.
 //!
 //! `group::group_write!` applies a decision statement by statement under a
 //! savepoint: begin it, read the request, update it, audit the vote, wake

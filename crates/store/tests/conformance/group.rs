@@ -1,11 +1,12 @@
 //! Conformance tests for the writes that ride on a group commit beside the
-//! durable points: decisions (with the claim of the run they make due) and
-//! approval audits.
+//! durable points: decisions (with the claim of the run they make due),
+//! approval audits and notifications' done marks.
 
 use serde_json::json;
 use store::{
     ApprovalDecision, ApprovalStatus, ApprovalWrite, DecisionRefused, Error, GroupClaim,
-    GroupWrite, GroupWritten, MemoryOp, NewApproval, PointOutcome, RunStatus, Store,
+    GroupWrite, GroupWritten, MemoryOp, NewApproval, NoticeReason, OwedNotice, PointOutcome,
+    RunStatus, Store,
 };
 
 use crate::harness::{Harness, point, started_run};
@@ -220,4 +221,169 @@ pub async fn a_fenced_point_in_a_group_leaves_its_approvals_and_memory_out(h: &H
     assert_eq!(r2.status, RunStatus::Running);
     let r3 = s.run("r3").await.expect("read").expect("r3");
     assert_eq!(r3.state, json!({"pc": 2}));
+}
+
+/// Votes on one request in one group commit, among its other writes: each
+/// is judged against the request as the writes before it left it (a second
+/// vote of the same approver is refused), each answers with the request as
+/// it stood after it, and the audit trail keeps the order of the writes.
+pub async fn votes_in_one_group_are_judged_in_the_order_of_the_writes(h: &Harness) {
+    let s = &h.store;
+    let epoch = started_run(s, "r1").await;
+    let mut p = point("r1", epoch, json!({"pc": 1}));
+    p.status = RunStatus::Waiting;
+    p.wake_at = Some(1_100);
+    p.release = true;
+    p.approvals = vec![
+        ApprovalWrite::Create(NewApproval {
+            approvers: vec!["a@x".to_owned(), "b@x".to_owned()],
+            require_n: 2,
+            ..request("r1")
+        }),
+        ApprovalWrite::OweNotice {
+            id: "r1:3".to_owned(),
+            reason: NoticeReason::Requested,
+            claim: None,
+        },
+    ];
+    assert_eq!(
+        s.commit(vec![p]).await.expect("commit"),
+        vec![PointOutcome::Ok]
+    );
+    let notified = GroupWrite::Approval {
+        write: Box::new(ApprovalWrite::Audit {
+            id: "r1:3".to_owned(),
+            kind: "notified".to_owned(),
+            who: Some("b@x".to_owned()),
+            channel: Some("log".to_owned()),
+            detail: json!({}),
+        }),
+        now: 200,
+    };
+    let claim = GroupClaim {
+        owner: "n2".to_owned(),
+        ttl_ms: 1_000,
+    };
+    let (_, written) = s
+        .commit_group(
+            Vec::new(),
+            vec![
+                decide("r1", "a@x", Some(claim.clone())),
+                notified,
+                GroupWrite::NoticeDone(OwedNotice {
+                    approval_id: "r1:3".to_owned(),
+                    reason: NoticeReason::Requested,
+                    owed_at: 100,
+                }),
+                decide("r1", "a@x", Some(claim.clone())),
+                decide("r1", "b@x", Some(claim.clone())),
+                decide("nobody", "a@x", Some(claim)),
+            ],
+        )
+        .await
+        .expect("the group commits");
+    assert_eq!(written.len(), 6);
+    match &written[0] {
+        Ok(GroupWritten::Decided { approval, claimed }) => {
+            assert_eq!(
+                (approval.status, approval.votes.len()),
+                (ApprovalStatus::Pending, 1)
+            );
+            assert!(
+                claimed.is_none(),
+                "a vote that settles nothing claims nothing"
+            );
+        }
+        other => panic!("expected a vote, got {other:?}"),
+    }
+    assert!(matches!(&written[1], Ok(GroupWritten::Approval)));
+    assert!(matches!(&written[2], Ok(GroupWritten::NoticeDone)));
+    assert!(
+        matches!(
+            &written[3],
+            Err(Error::Refused(DecisionRefused::AlreadyVoted { .. }))
+        ),
+        "{:?}",
+        written[3]
+    );
+    let stored = s.approval("r1:3").await.expect("read").expect("r1:3");
+    match &written[4] {
+        Ok(GroupWritten::Decided { approval, claimed }) => {
+            assert_eq!(**approval, stored);
+            let run = claimed.as_ref().expect("the settled run is claimed");
+            assert_eq!((run.id.as_str(), run.lease_epoch), ("r1", epoch + 1));
+        }
+        other => panic!("expected a decision, got {other:?}"),
+    }
+    assert!(
+        matches!(
+            &written[5],
+            Err(Error::Refused(DecisionRefused::Unknown(_)))
+        ),
+        "{:?}",
+        written[5]
+    );
+    assert_eq!(
+        (stored.status, stored.votes.len()),
+        (ApprovalStatus::Approved, 2)
+    );
+    let trail: Vec<(i64, String)> = s
+        .approval_audit("r1:3")
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|a| (a.seq, a.kind))
+        .collect();
+    let expected = [
+        (1, "created"),
+        (2, "vote"),
+        (3, "notified"),
+        (4, "approved"),
+    ];
+    assert_eq!(
+        trail,
+        expected.map(|(seq, kind)| (seq, kind.to_owned())).to_vec()
+    );
+    assert!(
+        s.owed_notices(10_000, 10_000, 10)
+            .await
+            .expect("the outbox reads")
+            .is_empty(),
+        "the done mark removed the notification"
+    );
+    let run = s.run("r1").await.expect("read").expect("r1");
+    assert_eq!(
+        (run.wake_at, run.lease_owner.as_deref()),
+        (Some(300), Some("n2"))
+    );
+}
+
+/// A group whose write the database refuses (an audit entry of a request
+/// that does not exist) fails as a whole: its points are not written either.
+pub async fn a_failed_group_write_leaves_the_whole_group_unwritten(h: &Harness) {
+    let s = &h.store;
+    let epoch = started_run(s, "r1").await;
+    let before = s.run("r1").await.expect("read").expect("r1");
+    let orphan = GroupWrite::Approval {
+        write: Box::new(ApprovalWrite::Audit {
+            id: "nobody:3".to_owned(),
+            kind: "notified".to_owned(),
+            who: None,
+            channel: Some("log".to_owned()),
+            detail: json!({}),
+        }),
+        now: 200,
+    };
+    let result = s
+        .commit_group(vec![point("r1", epoch, json!({"pc": 9}))], vec![orphan])
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    let after = s.run("r1").await.expect("read").expect("r1");
+    assert_eq!((after.state, after.version), (before.state, before.version));
+    // The writer is usable again: the next group commits.
+    let (outcomes, _) = s
+        .commit_group(vec![point("r1", epoch, json!({"pc": 10}))], Vec::new())
+        .await
+        .expect("the next group commits");
+    assert_eq!(outcomes, vec![PointOutcome::Ok]);
 }
