@@ -48,6 +48,13 @@ pub(crate) struct RunRow {
     updated_at: i64,
 }
 
+impl RunRow {
+    /// The run's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl TryFrom<RunRow> for RunRecord {
     type Error = Error;
 

@@ -328,7 +328,9 @@ impl SqliteStore {
             let mut unwritten = Vec::new();
             let mut claimed = Vec::new();
             for row in query.fetch_all(&mut **conn.live()).await? {
-                // The pass's last statement returns pairs; the claims, runs.
+                // Only two statements return rows: the pass's last one,
+                // pairs (no other pass statement has RETURNING, a unit test
+                // checks), and the claims, whole runs.
                 if sqlx::Row::len(&row) == 2 {
                     unwritten.push(sqlx::FromRow::from_row(&row)?);
                 } else {

@@ -90,8 +90,12 @@ pub(super) fn take(writes: &[GroupWrite]) -> Option<Vec<Taken<'_>>> {
 }
 
 /// The requests the decisions name, as they stand in the transaction.
-pub(super) const READ: &str =
-    "SELECT * FROM approvals WHERE id IN (SELECT value FROM json_each(?))";
+macro_rules! read_sql {
+    () => {
+        "SELECT * FROM approvals WHERE id IN (SELECT value FROM json_each(?))"
+    };
+}
+pub(super) const READ: &str = read_sql!();
 
 /// Every write of the group, one statement per kind, each over its document
 /// (`[]` writes nothing) and bound in this order: the requests' new state,
@@ -127,8 +131,7 @@ pub(super) const WRITE: &str = concat!(
 );
 
 /// [`READ`] as the first query of a group commit: it begins the transaction.
-pub(super) const BEGIN_AND_READ: &str =
-    "BEGIN IMMEDIATE; SELECT * FROM approvals WHERE id IN (SELECT value FROM json_each(?))";
+pub(super) const BEGIN_AND_READ: &str = concat!("BEGIN IMMEDIATE; ", read_sql!());
 
 /// A request's new state: id, status, votes, decision, decided_at.
 type DecidedRow<'a> = (&'a str, &'static str, String, Option<String>, Option<i64>);
@@ -278,7 +281,12 @@ pub(super) fn judge<'a>(writes: &[Taken<'a>], requests: Vec<ApprovalRow>) -> Res
                         ));
                         if record.status != ApprovalStatus::Pending {
                             let run = &record.run_id;
-                            docs.wakes.push((run.clone(), decision.now));
+                            // One row a run: `UPDATE ... FROM` would pick
+                            // any of several; one at a time, the last wins.
+                            match docs.wakes.iter_mut().find(|(r, _)| r == run) {
+                                Some(wake) => wake.1 = decision.now,
+                                None => docs.wakes.push((run.clone(), decision.now)),
+                            }
                             if let Some(claim) = claim
                                 && !claimed_by.contains_key(run)
                             {
@@ -347,14 +355,19 @@ impl Judged<'_> {
         mut self,
         claimed: Vec<crate::rows::RunRow>,
     ) -> Result<Vec<Result<GroupWritten>>> {
+        // The group has committed: a claimed run that cannot be read is
+        // its decision's error alone (the decision stands; the lease lapses
+        // and a worker drives the run), not the group's.
         for row in claimed {
-            let run = crate::RunRecord::try_from(row)?;
-            let answer = self
-                .claimed_by
-                .get(&run.id)
-                .map(|&at| &mut self.answers[at]);
-            if let Some(Ok(GroupWritten::Decided { claimed, .. })) = answer {
-                *claimed = Some(Box::new(run));
+            let Some(&at) = self.claimed_by.get(row.id()) else {
+                continue;
+            };
+            let run = crate::RunRecord::try_from(row);
+            if let Ok(GroupWritten::Decided { claimed, .. }) = &mut self.answers[at] {
+                match run {
+                    Ok(run) => *claimed = Some(Box::new(run)),
+                    Err(error) => self.answers[at] = Err(error),
+                }
             }
         }
         Ok(self.answers)
