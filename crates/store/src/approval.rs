@@ -563,3 +563,25 @@ pub(crate) fn judge(
     };
     Ok((status, vote, Some(object)))
 }
+
+/// Judges `decision` on `record` ([`judge`]) and, when it is accepted,
+/// records it on `record` as the decision's writes leave the row: the vote
+/// added; the status, decision object and decision time set. Returns the
+/// kind of the audit entry the vote makes (`vote`, `approved`, `denied`)
+/// and the vote, its detail.
+pub(crate) fn vote_on(
+    record: &mut ApprovalRecord,
+    decision: &ApprovalDecision,
+) -> Result<(&'static str, Value), DecisionRefused> {
+    let (status, vote, object) = judge(record, decision)?;
+    record.votes.push(vote.clone());
+    record.status = status;
+    record.decided_at = object.as_ref().map(|_| decision.now);
+    record.decision = object;
+    let kind = match status {
+        ApprovalStatus::Pending => "vote",
+        ApprovalStatus::Approved => "approved",
+        _ => "denied",
+    };
+    Ok((kind, vote))
+}

@@ -185,7 +185,7 @@ macro_rules! approval_queries {
     ($conn:ty, $lock:literal, $locks_rows:literal, $approvers:literal) => {
         use $crate::approval::{
             ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus,
-            ApprovalWrite, NewApproval, judge,
+            ApprovalWrite, NewApproval, vote_on,
         };
         use $crate::approval_sql as q;
 
@@ -350,25 +350,15 @@ macro_rules! approval_queries {
             let mut record = fetch_approval(conn, id, true)
                 .await?
                 .ok_or_else(|| $crate::approval::DecisionRefused::Unknown(id.to_owned()))?;
-            let (status, vote, object) = judge(&record, decision)?;
-            let mut votes = record.votes.clone();
-            votes.push(vote.clone());
-            let votes_text = serde_json::Value::from(votes.clone()).to_string();
-            let object_text = object.as_ref().map(|o| o.to_string());
-            let decided_at = object.as_ref().map(|_| decision.now);
+            let (kind, vote) = vote_on(&mut record, decision)?;
             sqlx::query(q::DECIDE)
                 .bind(id)
-                .bind(status.as_str())
-                .bind(&votes_text)
-                .bind(&object_text)
-                .bind(decided_at)
+                .bind(record.status.as_str())
+                .bind(serde_json::Value::from(record.votes.clone()).to_string())
+                .bind(record.decision.as_ref().map(|o| o.to_string()))
+                .bind(record.decided_at)
                 .execute(&mut *conn)
                 .await?;
-            let kind = match status {
-                ApprovalStatus::Pending => "vote",
-                ApprovalStatus::Approved => "approved",
-                _ => "denied",
-            };
             audit(
                 conn,
                 id,
@@ -379,7 +369,7 @@ macro_rules! approval_queries {
                 &vote,
             )
             .await?;
-            if object.is_some() {
+            if record.decision.is_some() {
                 sqlx::query(q::WAKE_RUN)
                     .bind(&record.run_id)
                     .bind(decision.now)
@@ -387,10 +377,6 @@ macro_rules! approval_queries {
                     .await?;
             }
             // The row as [`q::DECIDE`] left it, without reading it back.
-            record.status = status;
-            record.votes = votes;
-            record.decision = object;
-            record.decided_at = decided_at;
             Ok(record)
         }
 

@@ -337,7 +337,7 @@ impl SqliteStore {
                     claimed.push(sqlx::FromRow::from_row(&row)?);
                 }
             }
-            Ok::<_, Error>((unwritten, judged.settle(claimed)?))
+            Ok::<_, Error>((unwritten, judged.settle(claimed)))
         }
         .await;
         if result.is_err() {

@@ -9,14 +9,14 @@
 //! hand-off to the connection's thread and back, and in an approval
 //! workload decisions ride on nearly every group commit. Here the savepoint
 //! and the read go in one query and, once the vote is judged (the same
-//! `approval::judge`), every write and the release in another: the same
+//! `approval::vote_on`), every write and the release in another: the same
 //! statements (`approval_sql`, `group::claim_run_sql!`) and the same rules,
 //! a refusal or a failed write undoing this decision alone.
 
 use sqlx::SqliteConnection;
 
 use crate::Result;
-use crate::approval::{ApprovalDecision, ApprovalRecord, ApprovalStatus, DecisionRefused, judge};
+use crate::approval::{ApprovalDecision, ApprovalRecord, DecisionRefused, vote_on};
 use crate::approval_sql as q;
 use crate::group::{GroupClaim, GroupWritten};
 
@@ -57,30 +57,23 @@ async fn apply(
     claim: Option<&GroupClaim>,
 ) -> Result<GroupWritten> {
     let mut record = ApprovalRecord::try_from(row)?;
-    let (status, vote, object) = judge(&record, decision)?;
-    record.votes.push(vote.clone());
+    let (kind, vote) = vote_on(&mut record, decision)?;
     let votes = serde_json::Value::from(record.votes.clone()).to_string();
-    let kind = match status {
-        ApprovalStatus::Pending => "vote",
-        ApprovalStatus::Approved => "approved",
-        _ => "denied",
-    };
-    let settled = object.is_some();
+    let settled = record.decision.is_some();
     let claim = claim.filter(|_| settled);
-    let decided_at = object.as_ref().map(|_| decision.now);
     let id = Bind::Text(&record.id);
     let now = Bind::Int(decision.now);
-    let object_text = object.as_ref().map(ToString::to_string);
+    let object_text = record.decision.as_ref().map(ToString::to_string);
     let detail = vote.to_string();
     // Each statement's `$n`, in the order its text holds them.
     let mut values = vec![
         // DECIDE
         vec![
             id,
-            Bind::Text(status.as_str()),
+            Bind::Text(record.status.as_str()),
             Bind::Text(&votes),
             Bind::OptText(object_text.as_deref()),
-            Bind::OptInt(decided_at),
+            Bind::OptInt(record.decided_at),
         ],
         // AUDIT
         vec![
@@ -116,9 +109,6 @@ async fn apply(
     }
     // `fetch_all` runs every statement, the release included.
     let claimed = query.fetch_all(&mut *conn).await?.into_iter().next();
-    record.status = status;
-    record.decision = object;
-    record.decided_at = decided_at;
     Ok(GroupWritten::Decided {
         approval: Box::new(record),
         claimed: claimed

@@ -11,7 +11,7 @@
 //! Here the requests the decisions name are read at once ([`READ`], or
 //! [`BEGIN_AND_READ`] as the query that begins the transaction), every
 //! decision is judged in Rust in the order of the writes ([`judge`], with
-//! `approval::judge`, against the request as the decisions before it in this
+//! `approval::vote_on`, against the request as the decisions before it in this
 //! group left it), and what they and the other writes change goes as five
 //! documents in [`WRITE`], which `sqlite.rs` appends to the group's single
 //! pass before `COMMIT`. A refusal writes nothing, so no write needs a
@@ -207,7 +207,7 @@ pub(super) async fn apply(
         .bind(done)
         .fetch_all(&mut *conn)
         .await?;
-    judged.settle(claimed)
+    Ok(judged.settle(claimed))
 }
 
 /// Judges `writes` in order against `requests` (as [`READ`] returned the
@@ -252,9 +252,9 @@ pub(super) fn judge<'a>(writes: &[Taken<'a>], requests: Vec<ApprovalRow>) -> Res
                 claim,
             } => match requests.get_mut(id) {
                 None => Err(DecisionRefused::Unknown(id.to_owned()).into()),
-                Some(record) => match judge_vote(record, decision) {
+                Some(record) => match crate::approval::vote_on(record, decision) {
                     Err(refused) => Err(refused.into()),
-                    Ok((kind, detail)) => {
+                    Ok((kind, vote)) => {
                         let row = (
                             id,
                             record.status.as_str(),
@@ -277,7 +277,7 @@ pub(super) fn judge<'a>(writes: &[Taken<'a>], requests: Vec<ApprovalRow>) -> Res
                             kind,
                             Some(&decision.who),
                             Some(&decision.channel),
-                            detail,
+                            vote.to_string(),
                         ));
                         if record.status != ApprovalStatus::Pending {
                             let run = &record.run_id;
@@ -316,26 +316,6 @@ pub(super) fn judge<'a>(writes: &[Taken<'a>], requests: Vec<ApprovalRow>) -> Res
     })
 }
 
-/// Records a vote on `record` as [`crate::approval::judge`] rules it; returns the
-/// audit entry's kind and detail.
-fn judge_vote(
-    record: &mut ApprovalRecord,
-    decision: &ApprovalDecision,
-) -> std::result::Result<(&'static str, String), DecisionRefused> {
-    let (status, vote, object) = crate::approval::judge(record, decision)?;
-    let detail = vote.to_string();
-    record.votes.push(vote);
-    record.status = status;
-    record.decided_at = object.as_ref().map(|_| decision.now);
-    record.decision = object;
-    let kind = match status {
-        ApprovalStatus::Pending => "vote",
-        ApprovalStatus::Approved => "approved",
-        _ => "denied",
-    };
-    Ok((kind, detail))
-}
-
 impl Judged<'_> {
     /// [`WRITE`]'s five documents, in the order it binds them.
     pub(super) fn docs(&self) -> Result<[String; 5]> {
@@ -351,10 +331,7 @@ impl Judged<'_> {
     }
 
     /// The answers, once [`WRITE`] ran and returned the runs it `claimed`.
-    pub(super) fn settle(
-        mut self,
-        claimed: Vec<crate::rows::RunRow>,
-    ) -> Result<Vec<Result<GroupWritten>>> {
+    pub(super) fn settle(mut self, claimed: Vec<crate::rows::RunRow>) -> Vec<Result<GroupWritten>> {
         // The group has committed: a claimed run that cannot be read is
         // its decision's error alone (the decision stands; the lease lapses
         // and a worker drives the run), not the group's.
@@ -370,7 +347,7 @@ impl Judged<'_> {
                 }
             }
         }
-        Ok(self.answers)
+        self.answers
     }
 }
 
