@@ -562,7 +562,7 @@ impl Runtime {
                 let record = self
                     .inner
                     .store
-                    .run(id)
+                    .run_outcome(id)
                     .await?
                     .ok_or_else(|| Error::UnknownRun(id.to_owned()))?;
                 Ok(match record.status {
@@ -610,7 +610,7 @@ impl Runtime {
                 }
                 Driven::Waiting { wake_at: Some(due) } => sleep_until(due).await,
                 Driven::Fenced => {
-                    let record = self.inner.store.run(id).await?;
+                    let record = self.inner.store.run_outcome(id).await?;
                     match record {
                         Some(r) if r.status.is_terminal() => return Ok(r.status),
                         Some(r) => {
@@ -844,7 +844,7 @@ impl Runtime {
     /// run; an error (nothing changed) when there is no such run, or it
     /// waits for none or for several.
     async fn only_pending_request(&self, run: &str) -> Result<String> {
-        if self.inner.store.run(run).await?.is_none() {
+        if self.inner.store.run_outcome(run).await?.is_none() {
             return Err(Error::Approval(format!(
                 "there is no approval request or run with id {run:?}; nothing was changed"
             )));

@@ -267,7 +267,7 @@ impl Runtime {
                     let record = self
                         .inner
                         .store
-                        .run(id)
+                        .run_outcome(id)
                         .await?
                         .ok_or_else(|| crate::Error::UnknownRun(id.to_owned()))?;
                     if record.status.is_terminal() {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::approval::{ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
-    RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+    RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::postgres::{PostgresOptions, PostgresStore};
 use crate::sqlite::{SqliteOptions, SqliteStore};
@@ -113,6 +113,10 @@ impl Store for AnyStore {
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
         delegate!(self.run(id))
+    }
+
+    async fn run_outcome(&self, id: &str) -> Result<Option<RunOutcome>> {
+        delegate!(self.run_outcome(id))
     }
 
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {

@@ -78,8 +78,8 @@ pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, ev
 pub use group::{GroupClaim, GroupWrite, GroupWritten};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
-    NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunRecord, RunStatus,
-    RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
+    NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunOutcome, RunRecord,
+    RunStatus, RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
 };
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use redact::redact_url;

@@ -195,6 +195,25 @@ pub struct RunRecord {
     pub updated_at: i64,
 }
 
+/// Where a run stands and how it ended, without its state and input: what
+/// long polls, waiters and existence checks read, at a fraction of the cost
+/// of a [`RunRecord`] (whose state can be large and is parsed whole).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// The run id.
+    pub id: String,
+    /// Current status.
+    pub status: RunStatus,
+    /// The result of a completed run.
+    pub result: Option<Value>,
+    /// The error of a failed run.
+    pub error: Option<Value>,
+    /// When a waiting run becomes due.
+    pub wake_at: Option<i64>,
+    /// When the lease expires.
+    pub lease_until: Option<i64>,
+}
+
 /// The light view of a run used by listings (no state, no input).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {

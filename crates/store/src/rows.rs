@@ -6,7 +6,8 @@
 use serde_json::Value;
 
 use crate::model::{
-    EventRecord, JournalEntry, MemoryVersion, RunRecord, RunSummary, SharedEntry, StepRecord,
+    EventRecord, JournalEntry, MemoryVersion, RunOutcome, RunRecord, RunSummary, SharedEntry,
+    StepRecord,
 };
 use crate::{Error, Result};
 
@@ -77,6 +78,39 @@ impl TryFrom<RunRow> for RunRecord {
             parent_run: row.parent_run,
             created_at: row.created_at,
             updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The columns of a [`RunOutcome`], in the order of `OutcomeRow`.
+macro_rules! outcome_columns {
+    () => {
+        "id, status, result, error, wake_at, lease_until"
+    };
+}
+pub(crate) use outcome_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutcomeRow {
+    id: String,
+    status: String,
+    result: Option<String>,
+    error: Option<String>,
+    wake_at: Option<i64>,
+    lease_until: Option<i64>,
+}
+
+impl TryFrom<OutcomeRow> for RunOutcome {
+    type Error = Error;
+
+    fn try_from(row: OutcomeRow) -> Result<Self> {
+        Ok(RunOutcome {
+            status: row.status.parse()?,
+            result: opt_json("runs.result", row.result.as_deref())?,
+            error: opt_json("runs.error", row.error.as_deref())?,
+            id: row.id,
+            wake_at: row.wake_at,
+            lease_until: row.lease_until,
         })
     }
 }

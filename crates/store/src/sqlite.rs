@@ -19,7 +19,7 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 use crate::batch::{self, CommitTx, PreparedMemory};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
-    RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+    RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
@@ -1164,6 +1164,18 @@ impl Store for SqliteStore {
         .fetch_optional(&self.readers)
         .await?;
         row.map(RunRecord::try_from).transpose()
+    }
+
+    async fn run_outcome(&self, id: &str) -> Result<Option<RunOutcome>> {
+        let row: Option<rows::OutcomeRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            rows::outcome_columns!(),
+            " FROM runs WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.map(RunOutcome::try_from).transpose()
     }
 
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {

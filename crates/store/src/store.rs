@@ -14,7 +14,7 @@ use crate::event::{EventQuery, RunMessage};
 use crate::group::{GroupWrite, GroupWritten};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewEvent, NewRun,
-    PointOutcome, RunFilter, RunRecord, RunSummary, SharedEntry, StepRecord,
+    PointOutcome, RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::schedule::ScheduleRecord;
 
@@ -45,6 +45,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The run with this id.
     fn run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
+
+    /// The run's status and outcome, without its state and input.
+    fn run_outcome(&self, id: &str) -> impl Future<Output = Result<Option<RunOutcome>>> + Send;
 
     /// Runs matching the filter, newest first.
     fn list_runs(&self, filter: RunFilter) -> impl Future<Output = Result<Vec<RunSummary>>> + Send;

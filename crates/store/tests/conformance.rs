@@ -32,7 +32,7 @@ use harness::{Harness, PROGRAM, new_run, point, started_run};
 use serde_json::{Value, json};
 use store::{
     DurablePoint, Error, EventFilter, MAX_VALUE_BYTES, MemoryOp, NewEvent, NewJournalEntry,
-    PointOutcome, RunFilter, RunStatus, SCHEMA_VERSION, StepStatus, StepWrite, Store,
+    PointOutcome, RunFilter, RunOutcome, RunStatus, SCHEMA_VERSION, StepStatus, StepWrite, Store,
 };
 
 /// Defines each listed test once per backend: `sqlite::name` and `postgres::name`.
@@ -74,6 +74,7 @@ conformance!(
     create_runs_in_one_call,
     values_round_trip_exactly,
     commit_moves_the_run_forward,
+    the_outcome_of_a_run_is_its_record_without_state,
     stale_epoch_is_fenced_while_the_batch_commits,
     a_stale_plain_point_writes_no_row_beside_a_live_one,
     unknown_run_is_rejected,
@@ -362,6 +363,61 @@ async fn commit_moves_the_run_forward(h: &Harness) {
     assert_eq!(run.result, Some(json!({"ok": true})));
     assert_eq!(run.version, 3);
     assert!(s.commit(vec![]).await.expect("empty commit").is_empty());
+}
+
+/// `run_outcome` reads what a run's record says of its status, outcome and
+/// timers, at every stage of the run, and nothing for an unknown run.
+async fn the_outcome_of_a_run_is_its_record_without_state(h: &Harness) {
+    async fn outcome_matches_record(h: &Harness, id: &str) -> RunOutcome {
+        let run = h.store.run(id).await.expect("read").expect("exists");
+        let outcome = h
+            .store
+            .run_outcome(id)
+            .await
+            .expect("read")
+            .expect("exists");
+        let expected = RunOutcome {
+            id: run.id,
+            status: run.status,
+            result: run.result,
+            error: run.error,
+            wake_at: run.wake_at,
+            lease_until: run.lease_until,
+        };
+        assert_eq!(outcome, expected);
+        outcome
+    }
+    assert_eq!(h.store.run_outcome("nobody").await.expect("read"), None);
+
+    let epoch = started_run(&h.store, "r1").await;
+    let running = outcome_matches_record(h, "r1").await;
+    assert_eq!(running.status, RunStatus::Running);
+    assert!(running.lease_until.is_some(), "a started run is leased");
+
+    let mut p = point("r1", epoch, json!({"pc": 1}));
+    p.status = RunStatus::Waiting;
+    p.wake_at = Some(5_000);
+    commit_one(h, p).await;
+    assert_eq!(outcome_matches_record(h, "r1").await.wake_at, Some(5_000));
+
+    let mut p = point("r1", epoch, json!({"pc": 2}));
+    p.status = RunStatus::Failed;
+    p.error = Some(json!({"message": "bot \"x\" failed", "step": "2"}));
+    commit_one(h, p).await;
+    let failed = outcome_matches_record(h, "r1").await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.result, None);
+
+    let epoch = started_run(&h.store, "r2").await;
+    let mut p = point("r2", epoch, json!({"pc": 9}));
+    p.status = RunStatus::Completed;
+    p.result = Some(json!({"refund": "r-2", "items": [1, 2.5, null]}));
+    commit_one(h, p).await;
+    let done = outcome_matches_record(h, "r2").await;
+    assert_eq!(
+        done.result,
+        Some(json!({"refund": "r-2", "items": [1, 2.5, null]}))
+    );
 }
 
 /// Starts runs "a" and "b"; another node then takes "a" over once its lease

@@ -315,7 +315,7 @@ async fn run_result(
         poll::Cue::<fn(&runtime::Progress) -> bool>::RunStopped(id.clone()),
         || async {
             let record = store
-                .run(&id)
+                .run_outcome(&id)
                 .await?
                 .ok_or_else(|| Problem::from(runtime::Error::UnknownRun(id.clone())))?;
             let finished = record.status.is_terminal();

@@ -34,7 +34,7 @@ use futures_util::Stream;
 use runtime::Progress;
 use serde::Deserialize;
 use serde_json::json;
-use store::{JournalEntry, RunRecord, Store};
+use store::{JournalEntry, RunOutcome, Store};
 use tokio::sync::broadcast::{self, error::RecvError};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -113,7 +113,7 @@ async fn stream_run(
     // Subscribed before the first look, so nothing committed in between is missed.
     let progress = state.runtime().subscribe();
     // The 404 comes before the stream starts; the first look reads the run again.
-    if state.runtime().store().run(&id).await?.is_none() {
+    if state.runtime().store().run_outcome(&id).await?.is_none() {
         return Err(Problem::from(runtime::Error::UnknownRun(id)));
     }
     let follow = Follow {
@@ -193,7 +193,7 @@ impl Follow {
         // The run is read before its journal: if it had ended then, the
         // journal read after it holds every entry, the last one included.
         let read = async {
-            let record = store.run(&self.run).await?;
+            let record = store.run_outcome(&self.run).await?;
             let journal = store.journal(&self.run).await?;
             Ok::<_, store::Error>((record, journal))
         };
@@ -242,7 +242,7 @@ fn entry_event(entry: &JournalEntry) -> Event {
 }
 
 /// The last event of the stream of an ended run.
-fn end_event(record: &RunRecord) -> Event {
+fn end_event(record: &RunOutcome) -> Event {
     let data = json!({
         "status": record.status.as_str(),
         "result": record.result,

@@ -268,7 +268,7 @@ async fn count_in_store(db: &str, ids: &[String], log: &Path) -> anyhow::Result<
     };
     for id in ids {
         if store
-            .run(id)
+            .run_outcome(id)
             .await?
             .is_some_and(|r| r.status == RunStatus::Completed)
         {

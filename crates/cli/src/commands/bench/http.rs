@@ -130,7 +130,7 @@ pub async fn phase(
     let mut completed = 0;
     let mut failed = done.failed;
     for id in &done.completed {
-        match bench.rt.store().run(id).await? {
+        match bench.rt.store().run_outcome(id).await? {
             Some(record) if super::w1::is_w1_result(record.result.as_ref(), id, variant) => {
                 completed += 1;
             }
