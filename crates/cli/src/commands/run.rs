@@ -89,10 +89,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => rt.workflow(args.workflow.as_deref())?,
         };
         let started_by = crate::commands::approvals::identity(args.who);
-        let mut extra = format!("--bots {}", rt.deployment().root.display());
-        if args.db.db != "botflow.db" {
-            extra.push_str(&format!(" --db {}", args.db.db));
-        }
+        let db_from_env = ["BOTFLOW_DB", "BOTFLOW_DATABASE_URL"]
+            .iter()
+            .any(|name| std::env::var(name).is_ok_and(|value| value == args.db.db));
+        let extra = continue_args(
+            &rt.deployment().root.display().to_string(),
+            &args.db.db,
+            db_from_env,
+        );
         let start = Start {
             input,
             id: args.id,
@@ -106,6 +110,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rt.store().close().await;
         code
     })
+}
+
+/// The `--bots … --db …` appended to the printed commands that continue a
+/// waiting run, each value quoted for a POSIX shell. The database is left
+/// out when it is the default or came from the environment (the shell that
+/// runs the command passes it again), and a password in its URL is printed
+/// as `***`: a terminal or a CI log is no place for it.
+fn continue_args(bots: &str, db: &str, db_from_env: bool) -> String {
+    let quote = |value: &str| {
+        // Only a NUL byte cannot be quoted, and no path or URL holds one.
+        shlex::try_quote(value).map_or_else(|_| value.to_owned(), |quoted| quoted.into_owned())
+    };
+    let mut args = format!("--bots {}", quote(bots));
+    if db != "botflow.db" && !db_from_env {
+        args.push_str(&format!(" --db {}", quote(&store::redact_url(db))));
+    }
+    args
 }
 
 /// What starts the run.
@@ -440,5 +461,42 @@ fn read_script(path: &Path) -> anyhow::Result<String> {
             path.display()
         )),
         Err(message) => Err(anyhow::anyhow!("{}: {message}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::continue_args;
+
+    #[test]
+    fn the_default_database_and_one_from_the_environment_are_not_repeated() {
+        assert_eq!(continue_args("bots", "botflow.db", false), "--bots bots");
+        assert_eq!(
+            continue_args("bots", "postgres://u:secret@db/test", true),
+            "--bots bots"
+        );
+    }
+
+    #[test]
+    fn a_shell_reads_back_each_path_and_url_whole_without_a_password() {
+        let args = continue_args(
+            "my bots/$HOME",
+            "postgres://u:secret@db/test?sslmode=disable&x=1",
+            false,
+        );
+        assert_eq!(
+            shlex::split(&args).expect("shell words"),
+            [
+                "--bots",
+                "my bots/$HOME",
+                "--db",
+                "postgres://u:***@db/test?sslmode=disable&x=1"
+            ]
+        );
+        let args = continue_args("bots", "run's.db", false);
+        assert_eq!(
+            shlex::split(&args).expect("shell words"),
+            ["--bots", "bots", "--db", "run's.db"]
+        );
     }
 }
