@@ -190,3 +190,52 @@ fn bad_bench_arguments_are_refused_with_a_usage_error() {
         );
     }
 }
+
+/// W1.md §5: on PostgreSQL the engine's CPU includes its server's. The
+/// server here runs on this machine, so the bench finds it and counts it.
+#[test]
+fn on_postgresql_the_cpu_per_workflow_includes_the_servers() {
+    let Some(db) = common::pg::Db::open("bench_w1_postgres") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let json = dir.path().join("w1-pg.json");
+    let output = botflow()
+        .args(["bench", "w1", "--db", &db.url, "--variant", "noapproval"])
+        .args([
+            "--concurrency",
+            "2",
+            "--runs",
+            "6",
+            "--warmup",
+            "1",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .expect("botflow bench runs");
+    assert!(
+        output.status.success(),
+        "bench failed: {}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains("CPU includes its server's"),
+        "the table says what its CPU counts: {}",
+        text(&output.stdout)
+    );
+    let report = read_json(&json);
+    assert_eq!(report["db"], "postgres");
+    assert_eq!(report["pg_cpu_included"], true);
+    let phase = &report["phases"][0];
+    assert_eq!(phase["completed"], 6);
+    let server = phase["server_cpu_ms_per_wf"]
+        .as_f64()
+        .expect("the server's CPU per workflow");
+    let total = phase["cpu_ms_per_wf"].as_f64().expect("CPU per workflow");
+    assert!(
+        server >= 0.0 && total >= server,
+        "server {server} ms within total {total} ms"
+    );
+}

@@ -213,6 +213,16 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The operating-system process id of a server backend serving this
+    /// store (`pg_backend_pid()`). On the same machine its parent is the
+    /// server's main process: how the bench finds the server to count its
+    /// CPU time.
+    pub async fn backend_pid(&self) -> Result<i32> {
+        Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&self.pool)
+            .await?)
+    }
 }
 
 /// How long the first connection of [`PostgresStore::connect_with`] may take.

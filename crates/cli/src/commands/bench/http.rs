@@ -110,6 +110,7 @@ pub async fn phase(
     bar.set_message(format!("W1-{} c={c} http", variant.name()));
     let stats = bench.rt.stats();
     let (points0, commits0) = (stats.points(), stats.commits());
+    let server_cpu = super::ServerCpuSpan::start(bench.rt.store()).await;
     let cpu0 = report::cpu_ms();
     let started = Instant::now();
     let run = server
@@ -121,6 +122,7 @@ pub async fn phase(
         .zip(cpu0)
         .zip(run.client_cpu_ms)
         .map(|((b, a), client)| b - a - client);
+    let server_ms = server_cpu.elapsed_ms();
     let (points, commits) = (stats.points() - points0, stats.commits() - commits0);
     bar.finish_and_clear();
     server.stop().await?;
@@ -157,7 +159,8 @@ pub async fn phase(
         max_ms: latencies.last().copied().unwrap_or(0.0),
         start_p50_ms: Some(report::percentile(&starts, 50.0)),
         start_p99_ms: Some(report::percentile(&starts, 99.0)),
-        cpu_ms_per_wf: cpu.map(|ms| ms / completed.max(1) as f64),
+        cpu_ms_per_wf: cpu.map(|ms| (ms + server_ms.unwrap_or(0.0)) / completed.max(1) as f64),
+        server_cpu_ms_per_wf: server_ms.map(|ms| ms / completed.max(1) as f64),
         points,
         commits,
         log,

@@ -102,6 +102,40 @@ pub fn workflow_id(prefix: &str, i: usize) -> String {
     format!("{prefix}-{i:06}")
 }
 
+/// The CPU meter of the store's PostgreSQL server when it runs on this
+/// machine (W1.md §5 counts it as the engine's); `None` for SQLite, whose
+/// work is this process's own, and for a server elsewhere.
+pub async fn server_cpu(store: &AnyStore) -> Option<report::ServerCpu> {
+    match store {
+        AnyStore::Postgres(pg) => report::ServerCpu::of_backend(pg.backend_pid().await.ok()?),
+        _ => None,
+    }
+}
+
+/// The CPU of the store's server over a phase: [`report::ServerCpu::ms`]
+/// before and after.
+pub struct ServerCpuSpan {
+    meter: Option<report::ServerCpu>,
+    start: Option<f64>,
+}
+
+impl ServerCpuSpan {
+    /// Starts measuring the server of `store` (nothing for SQLite).
+    pub async fn start(store: &AnyStore) -> ServerCpuSpan {
+        let meter = server_cpu(store).await;
+        ServerCpuSpan {
+            meter,
+            start: meter.and_then(|m| m.ms()),
+        }
+    }
+
+    /// The server's CPU milliseconds since [`start`](Self::start).
+    pub fn elapsed_ms(&self) -> Option<f64> {
+        let end = self.meter.and_then(|m| m.ms())?;
+        Some(end - self.start?)
+    }
+}
+
 /// Writes the W1 deployment into `root`: the workflow's package, and an
 /// empty package per built-in bot so that `botflow check` knows their names.
 pub fn write_deployment(root: &Path) -> anyhow::Result<()> {

@@ -36,14 +36,84 @@ pub fn thread_cpu_ms() -> Option<f64> {
 }
 
 fn cpu_ms_of(path: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    // The command name (field 2) may hold spaces; fields after it follow ")".
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `after` starts at field 3, so field 14 is index 11 and field 15 index 12.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) * 10.0)
+    let stat = Stat::read(path)?;
+    Some((stat.utime + stat.stime) * 10.0)
+}
+
+/// The fields of a `/proc/<pid>/stat` the bench reads (times in ticks of
+/// 1/100 s).
+struct Stat {
+    ppid: u32,
+    utime: f64,
+    stime: f64,
+    /// Time of reaped children.
+    cutime: f64,
+    cstime: f64,
+}
+
+impl Stat {
+    fn read(path: &str) -> Option<Stat> {
+        Stat::parse(&std::fs::read_to_string(path).ok()?)
+    }
+
+    fn parse(stat: &str) -> Option<Stat> {
+        // The command name (field 2) may hold spaces; fields after it follow ")".
+        let after = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // `after` starts at field 3: field n is index n - 3.
+        let number = |field: usize| fields.get(field - 3)?.parse::<f64>().ok();
+        Some(Stat {
+            ppid: fields.get(1)?.parse().ok()?,
+            utime: number(14)?,
+            stime: number(15)?,
+            cutime: number(16)?,
+            cstime: number(17)?,
+        })
+    }
+}
+
+/// The CPU time of a PostgreSQL server on this machine (W1.md §5: the
+/// engine's CPU includes its store's server): the main process's own time
+/// and that of its reaped children (backends that exited), plus the live
+/// children's (backends, WAL writer, checkpointer, ...).
+#[derive(Clone, Copy, Debug)]
+pub struct ServerCpu {
+    main: u32,
+}
+
+impl ServerCpu {
+    /// The server whose backend has process id `backend`: its parent, if
+    /// this machine's `/proc` shows both as `postgres` processes. `None`
+    /// for a server elsewhere (another machine or container).
+    pub fn of_backend(backend: i32) -> Option<ServerCpu> {
+        let backend = u32::try_from(backend).ok()?;
+        let is_postgres = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| matches!(comm.trim(), "postgres" | "postmaster"))
+        };
+        let main = Stat::read(&format!("/proc/{backend}/stat"))?.ppid;
+        (is_postgres(backend) && is_postgres(main)).then_some(ServerCpu { main })
+    }
+
+    /// The server's CPU time so far, in milliseconds.
+    pub fn ms(&self) -> Option<f64> {
+        let main = Stat::read(&format!("/proc/{}/stat", self.main))?;
+        let mut ticks = main.utime + main.stime + main.cutime + main.cstime;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            // A process may exit between the listing and the read: skipped,
+            // its time is then in the main process's reaped-children time.
+            if let Some(child) = Stat::read(&format!("/proc/{pid}/stat"))
+                && child.ppid == self.main
+            {
+                ticks += child.utime + child.stime;
+            }
+        }
+        Some(ticks * 10.0)
+    }
 }
 
 /// The bot-log check over a set of runs.
@@ -143,9 +213,12 @@ pub struct PhaseReport {
     pub start_p50_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_p99_ms: Option<f64>,
-    /// User+system CPU of this process per completed workflow (`None`
-    /// without `/proc`). PostgreSQL's own CPU is not included.
+    /// User+system CPU per completed workflow of this process and, on
+    /// PostgreSQL on this machine, of its server (`None` without `/proc`).
     pub cpu_ms_per_wf: Option<f64>,
+    /// The PostgreSQL server's part of `cpu_ms_per_wf`, when it is counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_ms_per_wf: Option<f64>,
     /// Durable points and group commits during the phase.
     pub points: u64,
     pub commits: u64,
@@ -260,4 +333,28 @@ pub struct DurabilityReport {
 pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod stat_tests {
+    use super::{ServerCpu, Stat};
+
+    #[test]
+    fn a_stat_line_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        let line = "4242 (post gres) (x)) S 77 4242 4242 0 -1 4194560 100 0 0 0 \
+                    1500 250 30 7 20 0 1 0 123 0 0";
+        let stat = Stat::parse(line).expect("parses");
+        assert_eq!(stat.ppid, 77);
+        assert_eq!(
+            (stat.utime, stat.stime, stat.cutime, stat.cstime),
+            (1500.0, 250.0, 30.0, 7.0)
+        );
+        assert!(Stat::parse("4242 (cut short) S 77").is_none());
+    }
+
+    #[test]
+    fn a_process_that_is_not_a_postgres_backend_has_no_server() {
+        assert!(ServerCpu::of_backend(std::process::id() as i32).is_none());
+        assert!(ServerCpu::of_backend(-1).is_none());
+    }
 }

@@ -162,10 +162,11 @@ pub fn run(args: W1Args) -> anyhow::Result<ExitCode> {
         }
         Ok(phases)
     })?;
-    let store_label = if is_pg {
-        "PostgreSQL (CPU of the server not included)"
-    } else {
-        "SQLite synchronous=FULL"
+    let server_cpu_counted = phases.iter().all(|p| p.server_cpu_ms_per_wf.is_some());
+    let store_label = match (is_pg, server_cpu_counted) {
+        (false, _) => "SQLite synchronous=FULL",
+        (true, true) => "PostgreSQL (CPU includes its server's)",
+        (true, false) => "PostgreSQL (CPU of the server not counted: not on this machine)",
     };
     let store_label = match args.nodes {
         1 => store_label.to_owned(),
@@ -180,7 +181,7 @@ pub fn run(args: W1Args) -> anyhow::Result<ExitCode> {
                 Mode::Http => "http",
             },
             "db": if is_pg { "postgres" } else { "sqlite" },
-            "pg_cpu_included": false,
+            "pg_cpu_included": is_pg && server_cpu_counted,
             "nodes": args.nodes,
             "phases": phases,
         });
@@ -257,12 +258,14 @@ async fn phase(
         stats.points() + more_points0,
         stats.commits() + more_commits0,
     );
+    let server_cpu = super::ServerCpuSpan::start(bench.rt.store()).await;
     let cpu0 = report::cpu_ms();
     let started = Instant::now();
     let done =
         super::nodes::drive_all(&bench, &others, variant, c, runs, cap, &prefix, Some(&bar)).await;
     let wall = started.elapsed().as_secs_f64();
     let cpu = report::cpu_ms().zip(cpu0).map(|(b, a)| b - a);
+    let server_ms = server_cpu.elapsed_ms();
     let (more_points, more_commits) = others.totals();
     let (points, commits) = (
         stats.points() + more_points - points0,
@@ -301,7 +304,8 @@ async fn phase(
         max_ms: latencies.last().copied().unwrap_or(0.0),
         start_p50_ms: None,
         start_p99_ms: None,
-        cpu_ms_per_wf: cpu.map(|ms| ms / completed.max(1) as f64),
+        cpu_ms_per_wf: cpu.map(|ms| (ms + server_ms.unwrap_or(0.0)) / completed.max(1) as f64),
+        server_cpu_ms_per_wf: server_ms.map(|ms| ms / completed.max(1) as f64),
         points,
         commits,
         log,
