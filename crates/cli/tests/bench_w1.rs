@@ -13,21 +13,14 @@ fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_str(&text).expect("the JSON parses")
 }
 
-#[test]
-fn every_phase_of_both_variants_completes_each_workflow_exactly_once() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let json = dir.path().join("w1.json");
+/// Runs `botflow bench w1 ARGS --json JSON`, asserts it succeeded and
+/// returns its stdout (the table).
+fn bench_w1(args: &[&str], json: &std::path::Path) -> String {
     let output = botflow()
-        .args([
-            "bench",
-            "w1",
-            "--variant",
-            "both",
-            "--concurrency",
-            "1,4,16",
-        ])
-        .args(["--runs", "12", "--warmup", "3", "--json"])
-        .arg(&json)
+        .args(["bench", "w1"])
+        .args(args)
+        .arg("--json")
+        .arg(json)
         .output()
         .expect("botflow bench runs");
     assert!(
@@ -36,7 +29,26 @@ fn every_phase_of_both_variants_completes_each_workflow_exactly_once() {
         text(&output.stdout),
         text(&output.stderr)
     );
-    let stdout = text(&output.stdout);
+    text(&output.stdout)
+}
+
+#[test]
+fn every_phase_of_both_variants_completes_each_workflow_exactly_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let json = dir.path().join("w1.json");
+    let stdout = bench_w1(
+        &[
+            "--variant",
+            "both",
+            "--concurrency",
+            "1,4,16",
+            "--runs",
+            "12",
+            "--warmup",
+            "3",
+        ],
+        &json,
+    );
     assert!(stdout.contains("| variant | c |"), "no table: {stdout}");
 
     let report = read_json(&json);
@@ -87,27 +99,21 @@ fn every_phase_of_both_variants_completes_each_workflow_exactly_once() {
 fn over_http_every_phase_of_both_variants_completes_each_workflow_exactly_once() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let json = dir.path().join("w1-http.json");
-    let output = botflow()
-        .args(["bench", "w1", "--mode", "http", "--variant", "both"])
-        .args([
+    let stdout = bench_w1(
+        &[
+            "--mode",
+            "http",
+            "--variant",
+            "both",
             "--concurrency",
             "1,4",
             "--runs",
             "8",
             "--warmup",
             "2",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .expect("botflow bench runs");
-    assert!(
-        output.status.success(),
-        "bench failed: {}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
+        ],
+        &json,
     );
-    let stdout = text(&output.stdout);
     assert!(
         stdout.contains("start p50 ms"),
         "no start latency column: {stdout}"
@@ -142,18 +148,10 @@ fn over_http_every_phase_of_both_variants_completes_each_workflow_exactly_once()
 fn a_killed_and_restarted_durability_run_completes_every_workflow_once() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let json = dir.path().join("durability.json");
-    let output = botflow()
-        .args(["bench", "w1", "--durability", "--runs", "40"])
-        // Kill at 40 % at once: 40 workflows can finish within 150 ms.
-        .args(["--max-kill-delay-ms", "0", "--json"])
-        .arg(&json)
-        .output()
-        .expect("botflow bench runs");
-    assert!(
-        output.status.success(),
-        "durability bench failed: {}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
+    // Kill at 40 % at once: 40 workflows can finish within 150 ms.
+    bench_w1(
+        &["--durability", "--runs", "40", "--max-kill-delay-ms", "0"],
+        &json,
     );
     let report = read_json(&json);
     assert_eq!(report["killed"], true, "the child was never killed");
@@ -200,30 +198,24 @@ fn on_postgresql_the_cpu_per_workflow_includes_the_servers() {
     };
     let dir = tempfile::tempdir().expect("a temp dir");
     let json = dir.path().join("w1-pg.json");
-    let output = botflow()
-        .args(["bench", "w1", "--db", &db.url, "--variant", "noapproval"])
-        .args([
+    let stdout = bench_w1(
+        &[
+            "--db",
+            &db.url,
+            "--variant",
+            "noapproval",
             "--concurrency",
             "2",
             "--runs",
             "6",
             "--warmup",
             "1",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .expect("botflow bench runs");
-    assert!(
-        output.status.success(),
-        "bench failed: {}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
+        ],
+        &json,
     );
     assert!(
-        text(&output.stdout).contains("CPU includes its server's"),
-        "the table says what its CPU counts: {}",
-        text(&output.stdout)
+        stdout.contains("CPU includes its server's"),
+        "the table says what its CPU counts: {stdout}"
     );
     let report = read_json(&json);
     assert_eq!(report["db"], "postgres");
