@@ -275,6 +275,18 @@ async fn unknown_ids_routes_and_methods_are_problems() {
         ),
         (
             Method::GET,
+            "/v1/approvals?cursor=garbage",
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+        ),
+        (
+            Method::GET,
+            "/v1/approvals?cursor=12.",
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+        ),
+        (
+            Method::GET,
             "/v1/events?colour=red",
             StatusCode::BAD_REQUEST,
             "invalid-query",
@@ -639,5 +651,61 @@ async fn a_waiting_run_takes_messages_and_can_be_cancelled_once() {
         (StatusCode::CONFLICT, "conflict")
     );
     assert_eq!(h.snapshot().await, before);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_pages_go_on_from_the_cursor_and_a_long_poll_waits_past_it() {
+    let h = Harness::new().await;
+    let mut requests = Vec::new();
+    for n in 0..3 {
+        let run = h.start(&format!("a{n}"), 150).await;
+        requests.push(h.pending_approval(&run).await);
+    }
+    let list = |query: String| {
+        let h = &h;
+        async move {
+            let answer = h
+                .call(
+                    Method::GET,
+                    &format!("/v1/approvals?{query}"),
+                    Some(&h.manager),
+                    None,
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+            let ids: Vec<String> = answer
+                .body
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|a| a["id"].as_str().expect("id").to_owned())
+                .collect();
+            let next = answer
+                .headers
+                .get("next-cursor")
+                .map(|v| v.to_str().expect("ASCII").to_owned());
+            (ids, next)
+        }
+    };
+    let (first, next) = list("limit=2".to_owned()).await;
+    assert_eq!(first, requests[..2]);
+    let (second, next) = list(format!("limit=2&cursor={}", next.expect("a cursor"))).await;
+    assert_eq!(second, requests[2..], "a short page is the end for now");
+    let (empty, none) = list(format!(
+        "limit=2&cursor={}",
+        next.clone().expect("a cursor")
+    ))
+    .await;
+    assert!(empty.is_empty() && none.is_none(), "{empty:?} {none:?}");
+
+    // Past the newest request, a long poll answers with the next new one.
+    let waiting = list(format!("cursor={}&wait=30", next.expect("a cursor")));
+    let start_later = async {
+        let run = h.start("a3", 150).await;
+        h.pending_approval(&run).await
+    };
+    let (seen, newest) = tokio::join!(waiting, start_later);
+    assert_eq!(seen.0, [newest]);
     h.stop().await;
 }

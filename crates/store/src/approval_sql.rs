@@ -390,7 +390,9 @@ macro_rules! approval_queries {
                 "AND ($2 IS NULL OR run_id = $2) AND ($3 IS NULL OR path = $3) ",
                 "AND ($4 IS NULL OR EXISTS (SELECT 1 FROM ",
                 $approvers,
-                " WHERE value = $4)) ORDER BY created_at, id LIMIT $5"
+                " WHERE value = $4)) ",
+                "AND ($6 IS NULL OR created_at > $6 OR (created_at = $6 AND id > $7)) ",
+                "ORDER BY created_at, id LIMIT $5"
             );
             let rows: Vec<q::ApprovalRow> = sqlx::query_as(sql)
                 .bind(filter.status.map(ApprovalStatus::as_str))
@@ -398,6 +400,8 @@ macro_rules! approval_queries {
                 .bind(&filter.path)
                 .bind(&filter.approver)
                 .bind(i64::from(filter.limit))
+                .bind(filter.after.as_ref().map(|key| key.created_at))
+                .bind(filter.after.as_ref().map(|key| key.id.as_str()))
                 .fetch_all(&mut *conn)
                 .await?;
             $crate::rows::convert(rows)

@@ -68,9 +68,9 @@ mod version;
 pub use any::{AnyStore, OpenOptions};
 pub use api_token::{API_TOKEN_ROLES, ApiTokenRecord, ApiTokenRefused, NewApiToken};
 pub use approval::{
-    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, ApprovalWrite,
-    DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord, TokenRedemption,
-    check_token,
+    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalKey, ApprovalRecord, ApprovalStatus,
+    ApprovalWrite, DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord,
+    TokenRedemption, check_token,
 };
 pub use approval::{NoticeClaim, NoticeReason, OwedNotice};
 pub use error::{Error, Result};

@@ -80,6 +80,7 @@ impl Driver {
                     path: Some(request.path.clone()),
                     status: None,
                     approver: None,
+                    after: None,
                     limit: u32::MAX,
                 })
                 .await?

@@ -2,10 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use runtime::Decider;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{ApprovalAudit, ApprovalFilter, ApprovalRecord, ApprovalStatus, Store};
+use store::{ApprovalAudit, ApprovalFilter, ApprovalKey, ApprovalRecord, ApprovalStatus, Store};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -130,19 +132,53 @@ pub struct ApprovalQuery {
     pub approver: Option<String>,
     /// At most this many (default 100, at most 500).
     pub limit: Option<u32>,
+    /// Only requests after those already seen: the `Next-Cursor` header of
+    /// the previous page (requests are listed oldest first).
+    pub cursor: Option<String>,
     /// Seconds to wait until at least one request matches (capped at the
-    /// server's maximum, 60 s by default).
+    /// server's maximum, 60 s by default). With `cursor`, this waits for a
+    /// request newer than the cursor: how a client learns of new requests.
     pub wait: Option<u64>,
 }
 
-/// Lists approval requests, oldest first; with `wait`, answers as soon as one
-/// matches. Roles: admin, operator, viewer; an approver sees only the
-/// requests addressed to it.
+/// The header that carries the cursor of the next page of requests.
+pub const NEXT_CURSOR: &str = "next-cursor";
+
+/// A page's cursor: its last request's `created_at` and id. Opaque to
+/// clients; a time has no dot, so the first dot ends it.
+fn encode_cursor(key: &ApprovalKey) -> String {
+    format!("{}.{}", key.created_at, key.id)
+}
+
+fn decode_cursor(text: &str) -> ApiResult<ApprovalKey> {
+    text.split_once('.')
+        .and_then(|(at, id)| {
+            Some(ApprovalKey {
+                created_at: at.parse().ok()?,
+                id: id.to_owned(),
+            })
+        })
+        .filter(|key| !key.id.is_empty())
+        .ok_or_else(|| {
+            Problem::new(
+                Kind::InvalidQuery,
+                format!("the cursor {text:?} is not one this server gave out"),
+            )
+        })
+}
+
+/// Lists approval requests, oldest first, a page at a time: the
+/// `Next-Cursor` header of a page goes on after its last request, and a
+/// page with fewer than `limit` requests is the end for now. With `wait`,
+/// answers as soon as one matches, so `cursor` and `wait` together wait for
+/// the next new request. Roles: admin, operator, viewer; an approver sees
+/// only the requests addressed to it.
 #[utoipa::path(get, path = "/v1/approvals", tag = "approvals",
     security(("bearer" = [])),
     params(ApprovalQuery),
     responses(
-        (status = 200, description = "The matching requests", body = [Approval]),
+        (status = 200, description = "The matching requests", body = [Approval],
+            headers(("next-cursor" = String, description = "Pass as `cursor` to go on after this page's last request; absent on an empty page"))),
         (status = 400, description = "A bad filter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -150,7 +186,7 @@ async fn list_approvals(
     auth: Auth<Approvals>,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ApprovalQuery>,
-) -> ApiResult<Json<Vec<Approval>>> {
+) -> ApiResult<Response> {
     let status = query
         .status
         .as_deref()
@@ -169,12 +205,14 @@ async fn list_approvals(
         query.approver.clone()
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_LIST);
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let wait = poll::wait_of(&state, query.wait);
     let store = state.runtime().store();
     let filter = ApprovalFilter {
         status,
         run_id: query.run.clone(),
         approver,
+        after,
         limit,
         ..ApprovalFilter::default()
     };
@@ -189,11 +227,28 @@ async fn list_approvals(
         || async {
             let rows = store.approvals(filter.clone()).await?;
             let done = !rows.is_empty();
-            Ok((rows.into_iter().map(Approval::from).collect(), done))
+            Ok((rows, done))
         },
     )
     .await?;
-    Ok(Json(found))
+    let mut page = found;
+    page.truncate(limit as usize);
+    let next = page
+        .last()
+        .map(|last| encode_cursor(&ApprovalKey::of(last)));
+    let mut response =
+        Json(page.into_iter().map(Approval::from).collect::<Vec<_>>()).into_response();
+    if let Some(next) = next {
+        // Request ids are run ids (letters, digits, `-_.:`) and step paths:
+        // always a valid header value.
+        match HeaderValue::from_str(&next) {
+            Ok(value) => {
+                response.headers_mut().insert(NEXT_CURSOR, value);
+            }
+            Err(_) => tracing::warn!(cursor = %next, "a page cursor is no header value"),
+        }
+    }
+    Ok(response)
 }
 
 /// The request, or 404; an approver may read only requests addressed to it.

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use store::{
-    ApprovalDecision, ApprovalFilter, ApprovalStatus, ApprovalWrite, DecisionRefused, Error,
-    NewApproval, PointOutcome, RunStatus, Store,
+    ApprovalDecision, ApprovalFilter, ApprovalKey, ApprovalStatus, ApprovalWrite, DecisionRefused,
+    Error, NewApproval, PointOutcome, RunStatus, Store,
 };
 
 use crate::harness::{Harness, point, started_run};
@@ -41,8 +41,16 @@ fn decision(approve: bool, who: &str, now: i64) -> ApprovalDecision {
 
 /// Creates run `run` waiting on a new request; returns its lease epoch.
 async fn waiting_on(h: &Harness, run: &str, new: NewApproval) -> i64 {
+    waiting_on_at(h, run, new, None).await
+}
+
+/// [`waiting_on`], the request created at `now` when given.
+async fn waiting_on_at(h: &Harness, run: &str, new: NewApproval, now: Option<i64>) -> i64 {
     let epoch = started_run(&h.store, run).await;
     let mut p = point(run, epoch, json!({"pc": 1}));
+    if let Some(now) = now {
+        p.now = now;
+    }
     p.status = RunStatus::Waiting;
     p.wake_at = new.due_at;
     p.approvals = vec![ApprovalWrite::Create(new)];
@@ -441,4 +449,51 @@ pub async fn approvals_are_listed_by_the_approver_they_are_addressed_to(h: &Harn
             .collect::<Vec<_>>(),
         [("r2:3", ApprovalStatus::Approved)]
     );
+}
+
+/// Pages of requests go on from the previous page's last key, in the
+/// listing order (oldest first, then by id), and combine with the filters.
+pub async fn approvals_are_paged_from_the_last_key_of_a_page(h: &Harness) {
+    let s = &h.store;
+    // "r9:3" is older than the others, which share one time: the order is
+    // by time first, then by id.
+    waiting_on_at(h, "r9", request("r9", "r9:3", &["m@x"], 1), Some(50)).await;
+    for run in ["r1", "r2", "r3"] {
+        let approvers: &[&str] = if run == "r2" { &["a@x"] } else { &["m@x"] };
+        let id = format!("{run}:3");
+        waiting_on_at(h, run, request(run, &id, approvers, 1), Some(70)).await;
+    }
+    let page = |after: Option<ApprovalKey>, approver: Option<&str>, limit: u32| {
+        let filter = ApprovalFilter {
+            after,
+            approver: approver.map(str::to_owned),
+            limit,
+            ..ApprovalFilter::default()
+        };
+        async move { s.approvals(filter).await.expect("list") }
+    };
+    let ids = |records: &[store::ApprovalRecord]| {
+        records.iter().map(|a| a.id.clone()).collect::<Vec<_>>()
+    };
+
+    let first = page(None, None, 2).await;
+    assert_eq!(ids(&first), ["r9:3", "r1:3"]);
+    let second = page(first.last().map(ApprovalKey::of), None, 2).await;
+    assert_eq!(ids(&second), ["r2:3", "r3:3"]);
+    let last = page(second.last().map(ApprovalKey::of), None, 2).await;
+    assert!(last.is_empty(), "nothing after the last request");
+
+    // With a filter, the key only says where to go on from.
+    let key = ApprovalKey::of(&first[0]);
+    assert_eq!(
+        ids(&page(Some(key.clone()), Some("m@x"), 10).await),
+        ["r1:3", "r3:3"]
+    );
+    assert_eq!(ids(&page(Some(key), Some("a@x"), 10).await), ["r2:3"]);
+    // A key of no stored request still places the page.
+    let between = ApprovalKey {
+        created_at: 70,
+        id: "r1:9".to_owned(),
+    };
+    assert_eq!(ids(&page(Some(between), None, 10).await), ["r2:3", "r3:3"]);
 }
