@@ -709,3 +709,48 @@ async fn approval_pages_go_on_from_the_cursor_and_a_long_poll_waits_past_it() {
     assert_eq!(seen.0, [newest]);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_leaving_a_status_filtered_list_does_not_make_a_page_skip_another() {
+    let h = Harness::new().await;
+    let mut requests = Vec::new();
+    for n in 0..4 {
+        let run = h.start(&format!("w{n}"), 150).await;
+        requests.push(h.pending_approval(&run).await);
+    }
+    let page = |cursor: Option<String>| {
+        let h = &h;
+        async move {
+            let query = match cursor {
+                Some(cursor) => format!("/v1/runs?status=waiting&limit=2&cursor={cursor}"),
+                None => "/v1/runs?status=waiting&limit=2".to_owned(),
+            };
+            let answer = h.call(Method::GET, &query, Some(&h.viewer), None).await;
+            assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+            let ids: Vec<String> = answer.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|r| r["id"].as_str().expect("id").to_owned())
+                .collect();
+            (ids, answer.body["next_cursor"].as_str().map(str::to_owned))
+        }
+    };
+    let (first, cursor) = page(None).await;
+    assert_eq!(first, ["w3", "w2"], "newest first");
+    // A run of the first page is decided and leaves the waiting list.
+    let decided = h
+        .call(
+            Method::POST,
+            &format!("/v1/approvals/{}/decision", requests[3]),
+            Some(&h.manager),
+            Some(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::OK, "{:?}", decided.body);
+    h.finished("w3").await;
+    let (second, last) = page(cursor).await;
+    assert_eq!(second, ["w1", "w0"], "no waiting run is skipped");
+    assert_eq!(last, None);
+    h.stop().await;
+}

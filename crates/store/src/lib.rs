@@ -78,7 +78,7 @@ pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, ev
 pub use group::{GroupClaim, GroupWrite, GroupWritten};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
-    NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunOutcome, RunRecord,
+    NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunKey, RunOutcome, RunRecord,
     RunStatus, RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
 };
 pub use postgres::{PostgresOptions, PostgresStore};

@@ -248,6 +248,9 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     /// Only runs acting as this bot.
     pub bot: Option<String>,
+    /// Only runs listed after this one (newest first: by `created_at`, then
+    /// `id`, both descending): where the previous page ended.
+    pub before: Option<RunKey>,
     /// At most this many runs.
     pub limit: u32,
     /// Skip this many runs first.
@@ -260,8 +263,31 @@ impl Default for RunFilter {
             status: None,
             workflow: None,
             bot: None,
+            before: None,
             limit: 100,
             offset: 0,
+        }
+    }
+}
+
+/// A run's place in the listing order of [`RunFilter`]: a page's last run,
+/// after which the next page goes on. A run keeps its key while its status
+/// changes, so keyset pages neither repeat nor skip a run, even in a list
+/// filtered by a status that runs enter and leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunKey {
+    /// The run's `created_at`.
+    pub created_at: i64,
+    /// The run's id.
+    pub id: String,
+}
+
+impl RunKey {
+    /// The key of `run`.
+    pub fn of(run: &RunSummary) -> RunKey {
+        RunKey {
+            created_at: run.created_at,
+            id: run.id.clone(),
         }
     }
 }

@@ -658,6 +658,8 @@ impl Store for PostgresStore {
              created_at, updated_at FROM runs \
              WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR workflow = $2) \
              AND ($3::text IS NULL OR bot = $3) \
+             AND ($6::bigint IS NULL OR created_at < $6 \
+                  OR (created_at = $6 AND id < $7::text)) \
              ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
         )
         .bind(filter.status.map(|s| s.as_str()))
@@ -665,6 +667,8 @@ impl Store for PostgresStore {
         .bind(&filter.bot)
         .bind(limit(filter.limit))
         .bind(limit(filter.offset))
+        .bind(filter.before.as_ref().map(|key| key.created_at))
+        .bind(filter.before.as_ref().map(|key| key.id.as_str()))
         .fetch_all(&self.pool)
         .await?;
         rows::convert(rows)

@@ -1184,6 +1184,7 @@ impl Store for SqliteStore {
              created_at, updated_at FROM runs \
              WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2) \
              AND (?3 IS NULL OR bot = ?3) \
+             AND (?6 IS NULL OR created_at < ?6 OR (created_at = ?6 AND id < ?7)) \
              ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5",
         )
         .bind(filter.status.map(|s| s.as_str()))
@@ -1191,6 +1192,8 @@ impl Store for SqliteStore {
         .bind(&filter.bot)
         .bind(limit(filter.limit))
         .bind(limit(filter.offset))
+        .bind(filter.before.as_ref().map(|key| key.created_at))
+        .bind(filter.before.as_ref().map(|key| key.id.as_str()))
         .fetch_all(&self.readers)
         .await?;
         rows::convert(rows)

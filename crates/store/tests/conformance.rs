@@ -32,7 +32,8 @@ use harness::{Harness, PROGRAM, new_run, point, started_run};
 use serde_json::{Value, json};
 use store::{
     DurablePoint, Error, EventFilter, MAX_VALUE_BYTES, MemoryOp, NewEvent, NewJournalEntry,
-    PointOutcome, RunFilter, RunOutcome, RunStatus, SCHEMA_VERSION, StepStatus, StepWrite, Store,
+    PointOutcome, RunFilter, RunKey, RunOutcome, RunStatus, SCHEMA_VERSION, StepStatus, StepWrite,
+    Store,
 };
 
 /// Defines each listed test once per backend: `sqlite::name` and `postgres::name`.
@@ -1131,6 +1132,48 @@ async fn list_runs_filters_and_pages(h: &Harness) {
         ..RunFilter::default()
     };
     assert_eq!(ids(s.list_runs(page).await.expect("listed")), ["r2", "r1"]);
+
+    // Keyset pages go on after a run's key, in the listing order, and
+    // combine with the filters.
+    let first = s
+        .list_runs(RunFilter {
+            limit: 2,
+            ..RunFilter::default()
+        })
+        .await
+        .expect("listed");
+    let after_first = RunFilter {
+        before: first.last().map(RunKey::of),
+        limit: 2,
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(s.list_runs(after_first.clone()).await.expect("listed")),
+        ["r3", "r2"]
+    );
+    let even_after = RunFilter {
+        workflow: Some("even".to_owned()),
+        ..after_first
+    };
+    assert_eq!(
+        ids(s.list_runs(even_after).await.expect("listed")),
+        ["r2", "r0"]
+    );
+    // Runs created at the same time are ordered by id.
+    for id in ["t-a", "t-b"] {
+        s.create_run(new_run(id, 100)).await.expect("created");
+    }
+    let same_time = RunFilter {
+        before: Some(RunKey {
+            created_at: 100,
+            id: "t-b".to_owned(),
+        }),
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(s.list_runs(same_time).await.expect("listed")),
+        ["t-a", "r0"]
+    );
 }
 
 async fn journal_is_ordered_per_run(h: &Harness) {

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{Approvals, Auth, Decide};
 use crate::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, Kind, Problem};
-use crate::routes::poll;
+use crate::routes::{cursor, poll};
 
 /// The most requests one answer lists.
 pub const MAX_LIST: u32 = 500;
@@ -144,29 +144,6 @@ pub struct ApprovalQuery {
 /// The header that carries the cursor of the next page of requests.
 pub const NEXT_CURSOR: &str = "next-cursor";
 
-/// A page's cursor: its last request's `created_at` and id. Opaque to
-/// clients; a time has no dot, so the first dot ends it.
-fn encode_cursor(key: &ApprovalKey) -> String {
-    format!("{}.{}", key.created_at, key.id)
-}
-
-fn decode_cursor(text: &str) -> ApiResult<ApprovalKey> {
-    text.split_once('.')
-        .and_then(|(at, id)| {
-            Some(ApprovalKey {
-                created_at: at.parse().ok()?,
-                id: id.to_owned(),
-            })
-        })
-        .filter(|key| !key.id.is_empty())
-        .ok_or_else(|| {
-            Problem::new(
-                Kind::InvalidQuery,
-                format!("the cursor {text:?} is not one this server gave out"),
-            )
-        })
-}
-
 /// Lists approval requests, oldest first, a page at a time: the
 /// `Next-Cursor` header of a page goes on after its last request, and a
 /// page with fewer than `limit` requests is the end for now. With `wait`,
@@ -205,7 +182,11 @@ async fn list_approvals(
         query.approver.clone()
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_LIST);
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|text| cursor::decode(text).map(|(created_at, id)| ApprovalKey { created_at, id }))
+        .transpose()?;
     let wait = poll::wait_of(&state, query.wait);
     let store = state.runtime().store();
     let filter = ApprovalFilter {
@@ -235,7 +216,7 @@ async fn list_approvals(
     page.truncate(limit as usize);
     let next = page
         .last()
-        .map(|last| encode_cursor(&ApprovalKey::of(last)));
+        .map(|last| cursor::encode(last.created_at, &last.id));
     let mut response =
         Json(page.into_iter().map(Approval::from).collect::<Vec<_>>()).into_response();
     if let Some(next) = next {

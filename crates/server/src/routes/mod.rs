@@ -10,4 +10,5 @@ pub mod runs;
 pub mod stream;
 pub mod workflows;
 
+mod cursor;
 mod poll;

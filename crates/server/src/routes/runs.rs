@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{RunFilter, RunRecord, RunStatus, Store};
+use store::{RunFilter, RunKey, RunRecord, RunStatus, Store};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::auth::{Auth, Operate, Read};
 use crate::problem::{ApiJson, ApiPath, ApiQuery, ApiResult, Kind, Problem};
-use crate::routes::poll;
+use crate::routes::{cursor, poll};
 
 /// The most runs one page lists.
 pub const MAX_PAGE: u32 = 500;
@@ -109,47 +109,6 @@ pub struct RunQuery {
     pub cursor: Option<String>,
 }
 
-/// Where a page ends: the last run's `(created_at, id)` and how many runs
-/// came before the next page when it was read. Runs are listed newest first
-/// and only ever added at the front, so the next page starts at that offset
-/// or a little later; runs at or before the cursor are skipped, which makes
-/// pages neither repeat nor skip a run while new runs arrive.
-#[derive(Debug, Clone, PartialEq)]
-struct Cursor {
-    created_at: i64,
-    offset: u32,
-    id: String,
-}
-
-impl Cursor {
-    fn encode(&self) -> String {
-        format!("{}.{}.{}", self.created_at, self.offset, self.id)
-    }
-
-    fn decode(text: &str) -> ApiResult<Cursor> {
-        let bad = || {
-            Problem::new(
-                Kind::InvalidQuery,
-                format!("the cursor {text:?} is not one this server gave out"),
-            )
-        };
-        let mut parts = text.splitn(3, '.');
-        let created_at = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let offset = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let id = parts.next().filter(|id| !id.is_empty()).ok_or_else(bad)?;
-        Ok(Cursor {
-            created_at,
-            offset,
-            id: id.to_owned(),
-        })
-    }
-
-    /// Whether a run comes after the cursor in the listing order.
-    fn is_after(&self, run: &store::RunSummary) -> bool {
-        (run.created_at, run.id.as_str()) < (self.created_at, self.id.as_str())
-    }
-}
-
 /// Lists runs, newest first, with cursor paging. Roles: admin, operator, viewer.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs",
     security(("bearer" = [])),
@@ -178,52 +137,30 @@ async fn list_runs(
         })
         .transpose()?;
     let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
-    let mut offset = cursor.as_ref().map_or(0, |c| c.offset);
-    let mut items = Vec::new();
-    let store = state.runtime().store();
-    let mut more = false;
-    loop {
-        // One more than needed tells whether another page follows.
-        let want = limit + 1 - u32::try_from(items.len()).unwrap_or(limit);
-        let rows = store
-            .list_runs(RunFilter {
-                status,
-                workflow: query.workflow.clone(),
-                bot: query.bot.clone(),
-                limit: want,
-                offset,
-            })
-            .await?;
-        let fetched = u32::try_from(rows.len()).unwrap_or(u32::MAX);
-        offset = offset.saturating_add(fetched);
-        items.extend(
-            rows.into_iter()
-                .filter(|r| cursor.as_ref().is_none_or(|c| c.is_after(r))),
-        );
-        if items.len() > limit as usize {
-            more = true;
-            items.truncate(limit as usize);
-            break;
-        }
-        if fetched < want {
-            break;
-        }
-    }
-    let next_cursor = if more {
-        items.last().map(|last| {
-            let before = cursor.as_ref().map_or(0, |c| c.offset);
-            Cursor {
-                created_at: last.created_at,
-                // Runs added meanwhile only move the next page further down.
-                offset: before.saturating_add(u32::try_from(items.len()).unwrap_or(0)),
-                id: last.id.clone(),
-            }
-            .encode()
+    let before = query
+        .cursor
+        .as_deref()
+        .map(|text| cursor::decode(text).map(|(created_at, id)| RunKey { created_at, id }))
+        .transpose()?;
+    let mut items = state
+        .runtime()
+        .store()
+        .list_runs(RunFilter {
+            status,
+            workflow: query.workflow.clone(),
+            bot: query.bot.clone(),
+            before,
+            // One more than the page tells whether another page follows.
+            limit: limit + 1,
+            offset: 0,
         })
-    } else {
-        None
-    };
+        .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = items
+        .last()
+        .filter(|_| more)
+        .map(|last| cursor::encode(last.created_at, &last.id));
     Ok(Json(RunPage {
         items: items.into_iter().map(RunSummary::from).collect(),
         next_cursor,
