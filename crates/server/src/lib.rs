@@ -297,6 +297,12 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 HeaderName::from_static("last-event-id"),
             ])
+            // A browser shows a script only the headers listed here: the
+            // new run's address and the approval list's page cursor.
+            .expose_headers([
+                header::LOCATION,
+                HeaderName::from_static(routes::approvals::NEXT_CURSOR),
+            ])
             .max_age(Duration::from_secs(600)),
     )
 }

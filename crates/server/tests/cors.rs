@@ -72,6 +72,17 @@ async fn an_allowed_origin_gets_the_headers_and_no_other_does() {
         answer.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN),
         Some(&ALLOWED.parse().expect("a header value"))
     );
+    // A script may read the headers that carry addresses and cursors.
+    let exposed = answer
+        .headers
+        .get(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("next-cursor") && exposed.contains("location"),
+        "exposed: {exposed:?}"
+    );
 
     let other = h.send(preflight("https://evil.example.com")).await;
     assert_eq!(
