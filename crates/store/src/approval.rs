@@ -316,7 +316,7 @@ pub struct ApprovalFilter {
     pub approver: Option<String>,
     /// Only requests listed after this one (requests are listed oldest
     /// first, by `created_at` then `id`): where the previous page ended.
-    pub after: Option<ApprovalKey>,
+    pub after: Option<crate::ListKey>,
     /// At most this many.
     pub limit: u32,
 }
@@ -330,28 +330,6 @@ impl Default for ApprovalFilter {
             approver: None,
             after: None,
             limit: 100,
-        }
-    }
-}
-
-/// A request's place in the listing order of [`ApprovalFilter`]: a page's
-/// last request, from which the next page goes on. Requests are never
-/// deleted and keep their key, so paging on a key neither repeats nor skips
-/// a request while new ones arrive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApprovalKey {
-    /// The request's `created_at`.
-    pub created_at: i64,
-    /// The request's id.
-    pub id: String,
-}
-
-impl ApprovalKey {
-    /// The key of `record`.
-    pub fn of(record: &ApprovalRecord) -> ApprovalKey {
-        ApprovalKey {
-            created_at: record.created_at,
-            id: record.id.clone(),
         }
     }
 }

@@ -68,17 +68,17 @@ mod version;
 pub use any::{AnyStore, OpenOptions};
 pub use api_token::{API_TOKEN_ROLES, ApiTokenRecord, ApiTokenRefused, NewApiToken};
 pub use approval::{
-    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalKey, ApprovalRecord, ApprovalStatus,
-    ApprovalWrite, DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord,
-    TokenRedemption, check_token,
+    ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalStatus, ApprovalWrite,
+    DecisionRefused, NewApproval, NewToken, TOKEN_ACTIONS, TokenRecord, TokenRedemption,
+    check_token,
 };
 pub use approval::{NoticeClaim, NoticeReason, OwedNotice};
 pub use error::{Error, Result};
 pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, event_value};
 pub use group::{GroupClaim, GroupWrite, GroupWritten};
 pub use model::{
-    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryOp, MemoryVersion, NewEvent,
-    NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunKey, RunOutcome, RunRecord,
+    DurablePoint, EventFilter, EventRecord, JournalEntry, ListKey, MemoryOp, MemoryVersion,
+    NewEvent, NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunOutcome, RunRecord,
     RunStatus, RunSummary, SharedEntry, StepRecord, StepStatus, StepWrite,
 };
 pub use postgres::{PostgresOptions, PostgresStore};

@@ -250,7 +250,7 @@ pub struct RunFilter {
     pub bot: Option<String>,
     /// Only runs listed after this one (newest first: by `created_at`, then
     /// `id`, both descending): where the previous page ended.
-    pub before: Option<RunKey>,
+    pub before: Option<ListKey>,
     /// At most this many runs.
     pub limit: u32,
     /// Skip this many runs first.
@@ -270,24 +270,34 @@ impl Default for RunFilter {
     }
 }
 
-/// A run's place in the listing order of [`RunFilter`]: a page's last run,
-/// after which the next page goes on. A run keeps its key while its status
-/// changes, so keyset pages neither repeat nor skip a run, even in a list
-/// filtered by a status that runs enter and leave.
+/// An item's place in a listing ordered by creation time, then id (runs
+/// in [`RunFilter`], approval requests in
+/// [`ApprovalFilter`](crate::ApprovalFilter)): a page's last item, from which
+/// the next page goes on. An item keeps its key while its status changes,
+/// so keyset pages neither repeat nor skip one, even in a list filtered by
+/// a status that items enter and leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunKey {
-    /// The run's `created_at`.
+pub struct ListKey {
+    /// The item's `created_at`.
     pub created_at: i64,
-    /// The run's id.
+    /// The item's id.
     pub id: String,
 }
 
-impl RunKey {
-    /// The key of `run`.
-    pub fn of(run: &RunSummary) -> RunKey {
-        RunKey {
+impl From<&RunSummary> for ListKey {
+    fn from(run: &RunSummary) -> ListKey {
+        ListKey {
             created_at: run.created_at,
             id: run.id.clone(),
+        }
+    }
+}
+
+impl From<&crate::ApprovalRecord> for ListKey {
+    fn from(request: &crate::ApprovalRecord) -> ListKey {
+        ListKey {
+            created_at: request.created_at,
+            id: request.id.clone(),
         }
     }
 }

@@ -31,9 +31,9 @@ use tokens::*;
 use harness::{Harness, PROGRAM, new_run, point, started_run};
 use serde_json::{Value, json};
 use store::{
-    DurablePoint, Error, EventFilter, MAX_VALUE_BYTES, MemoryOp, NewEvent, NewJournalEntry,
-    PointOutcome, RunFilter, RunKey, RunOutcome, RunStatus, SCHEMA_VERSION, StepStatus, StepWrite,
-    Store,
+    DurablePoint, Error, EventFilter, ListKey, MAX_VALUE_BYTES, MemoryOp, NewEvent,
+    NewJournalEntry, PointOutcome, RunFilter, RunOutcome, RunStatus, SCHEMA_VERSION, StepStatus,
+    StepWrite, Store,
 };
 
 /// Defines each listed test once per backend: `sqlite::name` and `postgres::name`.
@@ -1143,7 +1143,7 @@ async fn list_runs_filters_and_pages(h: &Harness) {
         .await
         .expect("listed");
     let after_first = RunFilter {
-        before: first.last().map(RunKey::of),
+        before: first.last().map(ListKey::from),
         limit: 2,
         ..RunFilter::default()
     };
@@ -1164,7 +1164,7 @@ async fn list_runs_filters_and_pages(h: &Harness) {
         s.create_run(new_run(id, 100)).await.expect("created");
     }
     let same_time = RunFilter {
-        before: Some(RunKey {
+        before: Some(ListKey {
             created_at: 100,
             id: "t-b".to_owned(),
         }),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use runtime::Decider;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{ApprovalAudit, ApprovalFilter, ApprovalKey, ApprovalRecord, ApprovalStatus, Store};
+use store::{ApprovalAudit, ApprovalFilter, ApprovalRecord, ApprovalStatus, ListKey, Store};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -182,11 +182,7 @@ async fn list_approvals(
         query.approver.clone()
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_LIST);
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|text| cursor::decode(text).map(|(created_at, id)| ApprovalKey { created_at, id }))
-        .transpose()?;
+    let after = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let wait = poll::wait_of(&state, query.wait);
     let store = state.runtime().store();
     let filter = ApprovalFilter {
@@ -212,13 +208,12 @@ async fn list_approvals(
         },
     )
     .await?;
-    let mut page = found;
-    page.truncate(limit as usize);
-    let next = page
+    // The store gave at most `limit` requests; the last says where to go on.
+    let next = found
         .last()
-        .map(|last| cursor::encode(last.created_at, &last.id));
+        .map(|last| cursor::encode(&ListKey::from(last)));
     let mut response =
-        Json(page.into_iter().map(Approval::from).collect::<Vec<_>>()).into_response();
+        Json(found.into_iter().map(Approval::from).collect::<Vec<_>>()).into_response();
     if let Some(next) = next {
         // Request ids are run ids (letters, digits, `-_.:`) and step paths:
         // always a valid header value.

@@ -3,19 +3,26 @@
 //! to clients; a time has no dot, so the first dot ends it and ids may hold
 //! dots.
 
+use store::ListKey;
+
 use crate::problem::{ApiResult, Kind, Problem};
 
 /// The cursor of the item with this key.
-pub(crate) fn encode(created_at: i64, id: &str) -> String {
-    format!("{created_at}.{id}")
+pub(crate) fn encode(key: &ListKey) -> String {
+    format!("{}.{}", key.created_at, key.id)
 }
 
 /// The key a cursor holds, or a `400 invalid-query` for text this server
 /// never gave out.
-pub(crate) fn decode(text: &str) -> ApiResult<(i64, String)> {
+pub(crate) fn decode(text: &str) -> ApiResult<ListKey> {
     text.split_once('.')
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
-        .filter(|(_, id)| !id.is_empty())
+        .and_then(|(at, id)| {
+            Some(ListKey {
+                created_at: at.parse().ok()?,
+                id: id.to_owned(),
+            })
+        })
+        .filter(|key| !key.id.is_empty())
         .ok_or_else(|| {
             Problem::new(
                 Kind::InvalidQuery,
@@ -26,15 +33,17 @@ pub(crate) fn decode(text: &str) -> ApiResult<(i64, String)> {
 
 #[cfg(test)]
 mod tests {
+    use store::ListKey;
+
     use super::{decode, encode};
 
     #[test]
     fn a_cursor_reads_back_its_key_even_with_dots_in_the_id() {
-        let text = encode(-5, "run.1:3.2");
-        assert_eq!(
-            decode(&text).expect("decodes"),
-            (-5, "run.1:3.2".to_owned())
-        );
+        let key = ListKey {
+            created_at: -5,
+            id: "run.1:3.2".to_owned(),
+        };
+        assert_eq!(decode(&encode(&key)).expect("decodes"), key);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{RunFilter, RunKey, RunRecord, RunStatus, Store};
+use store::{ListKey, RunFilter, RunRecord, RunStatus, Store};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -137,11 +137,7 @@ async fn list_runs(
         })
         .transpose()?;
     let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let before = query
-        .cursor
-        .as_deref()
-        .map(|text| cursor::decode(text).map(|(created_at, id)| RunKey { created_at, id }))
-        .transpose()?;
+    let before = query.cursor.as_deref().map(cursor::decode).transpose()?;
     let mut items = state
         .runtime()
         .store()
@@ -160,7 +156,7 @@ async fn list_runs(
     let next_cursor = items
         .last()
         .filter(|_| more)
-        .map(|last| cursor::encode(last.created_at, &last.id));
+        .map(|last| cursor::encode(&ListKey::from(last)));
     Ok(Json(RunPage {
         items: items.into_iter().map(RunSummary::from).collect(),
         next_cursor,

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use store::{
-    ApprovalDecision, ApprovalFilter, ApprovalKey, ApprovalStatus, ApprovalWrite, DecisionRefused,
-    Error, NewApproval, PointOutcome, RunStatus, Store,
+    ApprovalDecision, ApprovalFilter, ApprovalStatus, ApprovalWrite, DecisionRefused, Error,
+    ListKey, NewApproval, PointOutcome, RunStatus, Store,
 };
 
 use crate::harness::{Harness, point, started_run};
@@ -463,7 +463,7 @@ pub async fn approvals_are_paged_from_the_last_key_of_a_page(h: &Harness) {
         let id = format!("{run}:3");
         waiting_on_at(h, run, request(run, &id, approvers, 1), Some(70)).await;
     }
-    let page = |after: Option<ApprovalKey>, approver: Option<&str>, limit: u32| {
+    let page = |after: Option<ListKey>, approver: Option<&str>, limit: u32| {
         let filter = ApprovalFilter {
             after,
             approver: approver.map(str::to_owned),
@@ -478,20 +478,20 @@ pub async fn approvals_are_paged_from_the_last_key_of_a_page(h: &Harness) {
 
     let first = page(None, None, 2).await;
     assert_eq!(ids(&first), ["r9:3", "r1:3"]);
-    let second = page(first.last().map(ApprovalKey::of), None, 2).await;
+    let second = page(first.last().map(ListKey::from), None, 2).await;
     assert_eq!(ids(&second), ["r2:3", "r3:3"]);
-    let last = page(second.last().map(ApprovalKey::of), None, 2).await;
+    let last = page(second.last().map(ListKey::from), None, 2).await;
     assert!(last.is_empty(), "nothing after the last request");
 
     // With a filter, the key only says where to go on from.
-    let key = ApprovalKey::of(&first[0]);
+    let key = ListKey::from(&first[0]);
     assert_eq!(
         ids(&page(Some(key.clone()), Some("m@x"), 10).await),
         ["r1:3", "r3:3"]
     );
     assert_eq!(ids(&page(Some(key), Some("a@x"), 10).await), ["r2:3"]);
     // A key of no stored request still places the page.
-    let between = ApprovalKey {
+    let between = ListKey {
         created_at: 70,
         id: "r1:9".to_owned(),
     };

@@ -102,18 +102,10 @@ pub fn workflow_id(prefix: &str, i: usize) -> String {
     format!("{prefix}-{i:06}")
 }
 
-/// The CPU meter of the store's PostgreSQL server when it runs on this
-/// machine (W1.md §5 counts it as the engine's); `None` for SQLite, whose
-/// work is this process's own, and for a server elsewhere.
-pub async fn server_cpu(store: &AnyStore) -> Option<report::ServerCpu> {
-    match store {
-        AnyStore::Postgres(pg) => report::ServerCpu::of_backend(pg.backend_pid().await.ok()?),
-        _ => None,
-    }
-}
-
-/// The CPU of the store's server over a phase: [`report::ServerCpu::ms`]
-/// before and after.
+/// The CPU of the store's PostgreSQL server over a phase, when it runs on
+/// this machine (W1.md §5 counts it as the engine's): [`report::ServerCpu::ms`]
+/// before and after. Nothing for SQLite, whose work is this process's own,
+/// nor for a server elsewhere.
 pub struct ServerCpuSpan {
     meter: Option<report::ServerCpu>,
     start: Option<f64>,
@@ -122,7 +114,14 @@ pub struct ServerCpuSpan {
 impl ServerCpuSpan {
     /// Starts measuring the server of `store` (nothing for SQLite).
     pub async fn start(store: &AnyStore) -> ServerCpuSpan {
-        let meter = server_cpu(store).await;
+        let meter = match store {
+            AnyStore::Postgres(pg) => pg
+                .backend_pid()
+                .await
+                .ok()
+                .and_then(report::ServerCpu::of_backend),
+            _ => None,
+        };
         ServerCpuSpan {
             meter,
             start: meter.and_then(|m| m.ms()),
