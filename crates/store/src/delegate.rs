@@ -10,8 +10,9 @@
 /// `notices` ([`notice_queries!`]).
 ///
 /// - `read`: the pool reads use (SQLite's readers run beside its writer).
-/// - `write`: the pool writes use (SQLite's single writer connection).
-/// - `begin`: how that pool starts a transaction. SQLite's `BEGIN IMMEDIATE`
+/// - `write`: where writes get their connection (`acquire`): PostgreSQL's
+///   pool, SQLite's single writer connection.
+/// - `begin`: how that connection starts a transaction. SQLite's `BEGIN IMMEDIATE`
 ///   takes the write lock before the first read, so a schedule's
 ///   compare-and-set or the first token's emptiness check is never raced by
 ///   another process; PostgreSQL's statements lock what they need themselves.
@@ -62,7 +63,8 @@ macro_rules! delegated_methods {
             $crate::schedule_sql::check_fire(key, tick, next_tick)?;
             let state = $crate::batch::to_json(&run.state, || format!("run {} state", run.id))?;
             let input = $crate::batch::to_json(&run.input, || format!("run {} input", run.id))?;
-            let mut tx = self.$write.$begin($($arg),*).await?;
+            let mut conn = self.$write.acquire().await?;
+            let mut tx = sqlx::Connection::$begin(&mut *conn, $($arg),*).await?;
             // An error returns early and drops the transaction, which rolls it back.
             let fired = schedules::fire(&mut tx, key, tick, next_tick, &run, &state, &input).await?;
             tx.commit().await?;
@@ -86,7 +88,8 @@ macro_rules! delegated_methods {
             &self,
             new: $crate::NewApiToken,
         ) -> $crate::Result<Option<$crate::ApiTokenRecord>> {
-            let mut tx = self.$write.$begin($($arg),*).await?;
+            let mut conn = self.$write.acquire().await?;
+            let mut tx = sqlx::Connection::$begin(&mut *conn, $($arg),*).await?;
             // An error returns early and drops the transaction, which rolls it back.
             let created = api_tokens::create_first(&mut tx, &new).await?;
             tx.commit().await?;

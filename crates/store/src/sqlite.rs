@@ -1,8 +1,9 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
-//! All writes go through a pool of exactly one connection, so writers queue in
-//! the process instead of failing with `SQLITE_BUSY`, and every commit is one
-//! `BEGIN IMMEDIATE` transaction (one WAL fsync with `synchronous = FULL`).
+//! All writes go through exactly one connection ([`writer::Writer`]), so
+//! writers queue in the process instead of failing with `SQLITE_BUSY`, and
+//! every commit is one `BEGIN IMMEDIATE` transaction (one WAL fsync with
+//! `synchronous = FULL`).
 //! Reads use a separate pool of reader connections, which WAL lets run beside
 //! the writer and which see every committed transaction.
 
@@ -14,7 +15,7 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 
 use crate::batch::{self, CommitTx, PreparedMemory};
 use crate::model::{
@@ -26,6 +27,7 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 
 mod decision;
 mod group_docs;
+mod writer;
 
 /// The approval statements on this backend's connections.
 mod approvals {
@@ -98,7 +100,7 @@ impl Default for SqliteOptions {
 /// The [`Store`] on one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Arc<writer::Writer>,
     readers: SqlitePool,
     /// Stops the background checkpointer when the last clone is dropped.
     _checkpointer: Arc<Checkpointer>,
@@ -199,33 +201,34 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", "-32768");
-        // An embedded file cannot drop a connection the way a server can, so
-        // the pool's liveness ping before every acquire (a round trip to the
-        // connection's thread) buys nothing; on the writer it was one more
-        // hand-off per group commit.
-        let writer = SqlitePoolOptions::new()
+        // The schema check and the migrations run on a connection of their
+        // own (sqlx's migrator acquires from a pool), closed before the
+        // writer opens.
+        let setup = SqlitePoolOptions::new()
             .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .connect_with(writer_options)
+            .connect_with(writer_options.clone())
             .await
             .map_err(|e| classify(&path, e))?;
-
-        if let Some(found) = schema_version(&writer).await.map_err(|e| match e {
+        if let Some(found) = schema_version(&setup).await.map_err(|e| match e {
             Error::Database(inner) => classify(&path, inner),
             other => other,
         })? && found > SCHEMA_VERSION
         {
-            writer.close().await;
+            setup.close().await;
             return Err(Error::SchemaTooNew {
                 found,
                 supported: SCHEMA_VERSION,
             });
         }
-        MIGRATOR
-            .run(&writer)
+        let migrated = MIGRATOR
+            .run(&setup)
             .await
-            .map_err(|e| classify_migration(&path, e))?;
+            .map_err(|e| classify_migration(&path, e));
+        setup.close().await;
+        migrated?;
+        let writer = writer::Writer::connect(&writer_options)
+            .await
+            .map_err(|e| classify(&path, e))?;
 
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
@@ -235,7 +238,7 @@ impl SqliteStore {
             .map_err(|e| classify(&path, e))?;
         let checkpointer = Arc::new(Checkpointer::start(readers.clone()));
         Ok(SqliteStore {
-            writer,
+            writer: Arc::new(writer),
             readers,
             _checkpointer: checkpointer,
         })
@@ -269,7 +272,8 @@ impl SqliteStore {
         // What follows goes one statement at a time, group writes under
         // savepoints: in a transaction sqlx knows of. Dropped on an error,
         // it rolls back.
-        let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = SqliteTx(conn.begin_with("BEGIN IMMEDIATE").await?);
         let (sql, order) = &SINGLE_PASS_BODY[usize::from(pass.approvals.any())];
         let unwritten = single_pass_query(sql, order, &pass)
             .try_map(|row| <(String, bool) as sqlx::FromRow<_>>::from_row(&row))
@@ -293,14 +297,17 @@ impl SqliteStore {
         pass: Option<&batch::SinglePass>,
         writes: &[group_docs::Taken<'_>],
     ) -> Result<(Vec<(String, bool)>, Vec<Result<crate::GroupWritten>>)> {
-        let mut conn = OpenTransaction(Some(self.writer.acquire().await?));
+        let mut conn = self.writer.acquire().await?;
+        // From here until `settled`, a cancelled commit leaves its BEGIN
+        // to the next holder to roll back.
+        conn.opened();
         let result = async {
             let ids = group_docs::decided_ids(writes);
             let began = !ids.is_empty();
             let requests = if began {
                 sqlx::query_as(group_docs::BEGIN_AND_READ)
                     .bind(batch::to_doc(&ids)?)
-                    .fetch_all(&mut **conn.live())
+                    .fetch_all(&mut *conn)
                     .await?
             } else {
                 Vec::new()
@@ -327,7 +334,7 @@ impl SqliteStore {
             };
             let mut unwritten = Vec::new();
             let mut claimed = Vec::new();
-            for row in query.fetch_all(&mut **conn.live()).await? {
+            for row in query.fetch_all(&mut *conn).await? {
                 // Only two statements return rows: the pass's last one,
                 // pairs (no other pass statement has RETURNING, a unit test
                 // checks), and the claims, whole runs.
@@ -344,7 +351,7 @@ impl SqliteStore {
             // A statement failed after BEGIN: undo what ran before it. An
             // error SQLite already rolled back for leaves no transaction, and
             // ROLLBACK then fails harmlessly; so does one before BEGIN.
-            let _ = sqlx::query("ROLLBACK").execute(&mut **conn.live()).await;
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         }
         conn.settled();
         result
@@ -381,33 +388,6 @@ fn single_pass_query<'q>(
         };
     }
     query
-}
-
-/// The writer connection while a transaction sqlx does not know of (it was
-/// begun inside a query) may be open. Dropped before [`settled`](Self::settled),
-/// as when the commit's future is cancelled, the connection is closed rather
-/// than handed back to the pool, which rolls the transaction back.
-struct OpenTransaction(Option<sqlx::pool::PoolConnection<Sqlite>>);
-
-impl OpenTransaction {
-    fn live(&mut self) -> &mut sqlx::pool::PoolConnection<Sqlite> {
-        // `Some` until `settled` or drop take it: both end the borrow's use.
-        self.0.as_mut().expect("connection held until settled")
-    }
-
-    /// The transaction ended (committed or rolled back): the connection may
-    /// go back to the pool.
-    fn settled(mut self) {
-        self.0.take();
-    }
-}
-
-impl Drop for OpenTransaction {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.as_mut() {
-            conn.close_on_drop();
-        }
-    }
 }
 
 /// The recorded schema version, or `None` for a database botflow never opened.
@@ -826,7 +806,7 @@ fn anonymize<P>(
 /// documents when they are decisions, audit entries and done marks only
 /// (`group_docs`), else one at a time.
 async fn apply_writes(
-    tx: &mut SqliteTx,
+    tx: &mut SqliteTx<'_>,
     writes: &[crate::GroupWrite],
 ) -> Result<Vec<Result<crate::GroupWritten>>> {
     match group_docs::take(writes) {
@@ -886,9 +866,9 @@ ON CONFLICT (bot, key) DO UPDATE SET
     value = excluded.value, version = bot_memory.version + 1, updated_at = excluded.updated_at
 WHERE excluded.updated_at > bot_memory.updated_at";
 
-struct SqliteTx(Transaction<'static, Sqlite>);
+struct SqliteTx<'c>(Transaction<'c, Sqlite>);
 
-impl CommitTx for SqliteTx {
+impl CommitTx for SqliteTx<'_> {
     async fn create_runs(&mut self, creates_doc: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(CREATE_RUNS)
             .bind(creates_doc)
@@ -1109,6 +1089,7 @@ async fn insert_run(
 
 impl Store for SqliteStore {
     async fn put_program(&self, hash: &str, source: &str) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
         sqlx::query(
             "INSERT INTO programs (hash, source, created_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (hash) DO NOTHING",
@@ -1116,7 +1097,7 @@ impl Store for SqliteStore {
         .bind(hash)
         .bind(source)
         .bind(crate::now_ms())
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }
@@ -1145,7 +1126,8 @@ impl Store for SqliteStore {
             let input = batch::to_json(&new.input, || format!("run {} input", new.id))?;
             values.push((state, input));
         }
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let mut out = Vec::with_capacity(runs.len());
         for (new, (state, input)) in runs.iter().zip(&values) {
             out.push(insert_run(&mut tx, new, state, input).await?);
@@ -1284,6 +1266,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<RunRecord>> {
         // Two index range scans on (status, wake_at) instead of one OR, so a
         // million waiting runs that are not due cost nothing here.
+        let mut conn = self.writer.acquire().await?;
         let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
             "UPDATE runs SET lease_owner = ?1, lease_until = ?2 + ?3, \
              lease_epoch = lease_epoch + 1 \
@@ -1301,7 +1284,7 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(ttl_ms)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)
     }
@@ -1313,6 +1296,7 @@ impl Store for SqliteStore {
         now: i64,
         ttl_ms: i64,
     ) -> Result<Option<RunRecord>> {
+        let mut conn = self.writer.acquire().await?;
         let row: Option<rows::RunRow> = sqlx::query_as(concat!(
             "UPDATE runs SET lease_owner = ?2, lease_until = ?3 + ?4, \
              lease_epoch = lease_epoch + 1 \
@@ -1325,7 +1309,7 @@ impl Store for SqliteStore {
         .bind(owner)
         .bind(now)
         .bind(ttl_ms)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *conn)
         .await?;
         row.map(RunRecord::try_from).transpose()
     }
@@ -1338,6 +1322,7 @@ impl Store for SqliteStore {
         now: i64,
         ttl_ms: i64,
     ) -> Result<bool> {
+        let mut conn = self.writer.acquire().await?;
         let done = sqlx::query(
             "UPDATE runs SET lease_until = ?4 + ?5 \
              WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
@@ -1347,12 +1332,13 @@ impl Store for SqliteStore {
         .bind(epoch)
         .bind(now)
         .bind(ttl_ms)
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn release(&self, id: &str, owner: &str, epoch: i64) -> Result<bool> {
+        let mut conn = self.writer.acquire().await?;
         let done = sqlx::query(
             "UPDATE runs SET lease_owner = NULL, lease_until = NULL \
              WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3",
@@ -1360,7 +1346,7 @@ impl Store for SqliteStore {
         .bind(id)
         .bind(owner)
         .bind(epoch)
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -1391,7 +1377,8 @@ impl Store for SqliteStore {
         }
         // IMMEDIATE takes the write lock up front: a deferred transaction that
         // reads first could fail to upgrade if another process wrote meanwhile.
-        let mut tx = SqliteTx(self.writer.begin_with("BEGIN IMMEDIATE").await?);
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = SqliteTx(conn.begin_with("BEGIN IMMEDIATE").await?);
         batch::apply(&mut tx, &mut batch).await?;
         let written = apply_writes(&mut tx, &writes).await?;
         tx.0.commit().await?;
@@ -1418,7 +1405,8 @@ impl Store for SqliteStore {
         id: &str,
         decision: crate::ApprovalDecision,
     ) -> Result<crate::ApprovalRecord> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         // A refusal returns early and drops the transaction, which rolls it back.
         let record = approvals::decide(&mut tx, id, &decision).await?;
         tx.commit().await?;
@@ -1426,7 +1414,8 @@ impl Store for SqliteStore {
     }
 
     async fn record_approval(&self, write: crate::ApprovalWrite, now: i64) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         approvals::apply_write(&mut tx, &write, now).await?;
         tx.commit().await?;
         Ok(())
@@ -1446,7 +1435,8 @@ impl Store for SqliteStore {
         &self,
         redemption: crate::TokenRedemption,
     ) -> Result<crate::ApprovalRecord> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         // A refusal returns early and drops the transaction, which rolls it back.
         let record = approvals::redeem(&mut tx, &redemption).await?;
         tx.commit().await?;
@@ -1454,7 +1444,8 @@ impl Store for SqliteStore {
     }
 
     async fn link_secret(&self, candidate: &str) -> Result<String> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let secret = approvals::link_secret(&mut tx, candidate).await?;
         tx.commit().await?;
         Ok(secret)
@@ -1475,7 +1466,8 @@ impl Store for SqliteStore {
     }
 
     async fn publish_event(&self, event: crate::NewEvent, now: i64) -> Result<(EventRecord, bool)> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
 
         let published = events::publish(&mut tx, &event, now).await?;
         tx.commit().await?;
@@ -1483,7 +1475,8 @@ impl Store for SqliteStore {
     }
 
     async fn send_message(&self, run_id: &str, text: &str, now: i64) -> Result<crate::RunMessage> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         // A refusal returns early and drops the transaction, which rolls it back.
         let message = events::send(&mut tx, run_id, text, now).await?;
         tx.commit().await?;
@@ -1515,7 +1508,10 @@ mod tests {
         for bind in binds {
             query = query.bind(*bind);
         }
-        let rows = query.fetch_all(&store.writer).await.expect("explains");
+        let rows = query
+            .fetch_all(&mut *store.writer.acquire().await.expect("writes"))
+            .await
+            .expect("explains");
         rows.iter()
             .map(|row| row.get::<String, _>("detail"))
             .collect()
@@ -1656,7 +1652,7 @@ mod tests {
         let counted: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM sqlite_master WHERE name = 'events' AND sql LIKE '%AUTOINCREMENT%'",
         )
-        .fetch_one(&store.writer)
+        .fetch_one(&mut *store.writer.acquire().await.expect("writes"))
         .await
         .expect("reads the schema");
         assert_eq!(counted, 0, "no sqlite_sequence row to rewrite per insert");

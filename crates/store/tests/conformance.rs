@@ -65,6 +65,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_cancelled_commit_leaves_the_store_usable,
     a_first_point_creates_the_run_already_leased,
     long_texts_keep_every_byte,
     a_creating_point_needs_a_stored_program,
@@ -365,6 +366,30 @@ async fn commit_moves_the_run_forward(h: &Harness) {
     assert_eq!(run.result, Some(json!({"ok": true})));
     assert_eq!(run.version, 3);
     assert!(s.commit(vec![]).await.expect("empty commit").is_empty());
+}
+
+/// A group commit whose caller stops waiting (its future dropped at some
+/// await) leaves the store as if it had committed whole or not at all: the
+/// next commits and reads work, and each whole commit moves the run's version
+/// by one.
+async fn a_cancelled_commit_leaves_the_store_usable(h: &Harness) {
+    let s = &h.store;
+    let epoch = started_run(&h.store, "r1").await;
+    for i in 0..24u64 {
+        let p = point("r1", epoch, json!({"pc": i}));
+        // Dropped after its first poll, or a moment later: at every stage of
+        // the commit in turn, whichever the timing hits.
+        let wait = std::time::Duration::from_micros(i * 40);
+        let _ = tokio::time::timeout(wait, s.commit(vec![p])).await;
+    }
+    // A commit queues behind whatever a cancelled one left running.
+    commit_one(h, point("r1", epoch, json!({"pc": "settled"}))).await;
+    let settled = s.run("r1").await.expect("read").expect("exists");
+    assert_eq!(settled.state, json!({"pc": "settled"}));
+    commit_one(h, point("r1", epoch, json!({"pc": "last"}))).await;
+    let last = s.run("r1").await.expect("read").expect("exists");
+    assert_eq!(last.state, json!({"pc": "last"}));
+    assert_eq!(last.version, settled.version + 1, "one commit, one version");
 }
 
 /// `run_outcome` reads what a run's record says of its status, outcome and
