@@ -1,11 +1,11 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
-//! All writes go through exactly one connection ([`writer::Writer`]), so
+//! All writes go through exactly one connection ([`connections::Connections`]), so
 //! writers queue in the process instead of failing with `SQLITE_BUSY`, and
 //! every commit is one `BEGIN IMMEDIATE` transaction (one WAL fsync with
 //! `synchronous = FULL`).
-//! Reads use a separate pool of reader connections, which WAL lets run beside
-//! the writer and which see every committed transaction.
+//! Reads use a few reader connections of their own, which WAL lets run
+//! beside the writer and which see every committed transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,9 +25,11 @@ use crate::model::{
 use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
 
+mod connections;
 mod decision;
 mod group_docs;
-mod writer;
+
+use connections::Connections;
 
 /// The approval statements on this backend's connections.
 mod approvals {
@@ -81,7 +83,7 @@ pub enum Durability {
 pub struct SqliteOptions {
     /// `synchronous` setting of every connection.
     pub durability: Durability,
-    /// Size of the reader pool.
+    /// How many reader connections (at least one), each opened when first needed.
     pub readers: u32,
     /// How long a connection waits for a lock held by another process.
     pub busy_timeout: Duration,
@@ -100,8 +102,8 @@ impl Default for SqliteOptions {
 /// The [`Store`] on one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: Arc<writer::Writer>,
-    readers: SqlitePool,
+    writer: Arc<Connections>,
+    readers: Arc<Connections>,
     /// Stops the background checkpointer when the last clone is dropped.
     _checkpointer: Arc<Checkpointer>,
 }
@@ -120,18 +122,22 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
-    fn start(readers: SqlitePool) -> Checkpointer {
+    fn start(readers: Arc<Connections>) -> Checkpointer {
         Checkpointer(tokio::spawn(async move {
             let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&readers)
-                    .await
-                {
+                let checkpointed = match readers.acquire().await {
+                    Ok(mut conn) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(Error::from),
+                    Err(error) => Err(error),
+                };
+                match checkpointed {
                     Ok(_) => {}
-                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(Error::Database(sqlx::Error::PoolClosed)) => return,
                     Err(error) => tracing::warn!(%error, "WAL checkpoint failed; will retry"),
                 }
             }
@@ -226,25 +232,28 @@ impl SqliteStore {
             .map_err(|e| classify_migration(&path, e));
         setup.close().await;
         migrated?;
-        let writer = writer::Writer::connect(&writer_options)
-            .await
-            .map_err(|e| classify(&path, e))?;
-
-        let readers = SqlitePoolOptions::new()
-            .max_connections(options.readers.max(1))
-            .test_before_acquire(false)
-            .connect_with(base)
-            .await
-            .map_err(|e| classify(&path, e))?;
+        // One connection of each kind opens now, so that a file that cannot
+        // be written or read is an error here rather than at the first use.
+        let opened = |e| match e {
+            Error::Database(inner) => classify(&path, inner),
+            other => other,
+        };
+        let writer = Arc::new(Connections::new(writer_options, 1));
+        drop(writer.acquire().await.map_err(opened)?);
+        let readers = Arc::new(Connections::new(
+            base,
+            usize::try_from(options.readers).unwrap_or(usize::MAX),
+        ));
+        drop(readers.acquire().await.map_err(opened)?);
         let checkpointer = Arc::new(Checkpointer::start(readers.clone()));
         Ok(SqliteStore {
-            writer: Arc::new(writer),
+            writer,
             readers,
             _checkpointer: checkpointer,
         })
     }
 
-    /// Closes both pools, waiting for connections in use to come back.
+    /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
@@ -1103,10 +1112,11 @@ impl Store for SqliteStore {
     }
 
     async fn program(&self, hash: &str) -> Result<Option<String>> {
+        let mut conn = self.readers.acquire().await?;
         Ok(
             sqlx::query_scalar("SELECT source FROM programs WHERE hash = ?1")
                 .bind(hash)
-                .fetch_optional(&self.readers)
+                .fetch_optional(&mut *conn)
                 .await?,
         )
     }
@@ -1137,30 +1147,33 @@ impl Store for SqliteStore {
     }
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let mut conn = self.readers.acquire().await?;
         let row: Option<rows::RunRow> = sqlx::query_as(concat!(
             "SELECT ",
             run_columns!(),
             " FROM runs WHERE id = ?1"
         ))
         .bind(id)
-        .fetch_optional(&self.readers)
+        .fetch_optional(&mut *conn)
         .await?;
         row.map(RunRecord::try_from).transpose()
     }
 
     async fn run_outcome(&self, id: &str) -> Result<Option<RunOutcome>> {
+        let mut conn = self.readers.acquire().await?;
         let row: Option<rows::OutcomeRow> = sqlx::query_as(concat!(
             "SELECT ",
             rows::outcome_columns!(),
             " FROM runs WHERE id = ?1"
         ))
         .bind(id)
-        .fetch_optional(&self.readers)
+        .fetch_optional(&mut *conn)
         .await?;
         row.map(RunOutcome::try_from).transpose()
     }
 
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
+        let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::SummaryRow> = sqlx::query_as(
             "SELECT id, workflow, bot, program_hash, status, wake_at, version, parent_run, \
              created_at, updated_at FROM runs \
@@ -1176,34 +1189,37 @@ impl Store for SqliteStore {
         .bind(limit(filter.offset))
         .bind(filter.before.as_ref().map(|key| key.created_at))
         .bind(filter.before.as_ref().map(|key| key.id.as_str()))
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)
     }
 
     async fn steps(&self, run: &str) -> Result<Vec<StepRecord>> {
+        let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::StepRow> = sqlx::query_as(
             "SELECT run_id, path, number, kind, bot, attempts, status, answer, error, \
              started_at, finished_at FROM steps WHERE run_id = ?1 \
              ORDER BY started_at ASC NULLS LAST, path",
         )
         .bind(run)
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)
     }
 
     async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
+        let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::JournalRow> = sqlx::query_as(
             "SELECT run_id, seq, at, entries FROM journal_points WHERE run_id = ?1 ORDER BY seq",
         )
         .bind(run)
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         rows::journal_entries(rows)
     }
 
     async fn events(&self, filter: EventFilter) -> Result<Vec<EventRecord>> {
+        let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::EventRow> = sqlx::query_as(
             "SELECT seq, id, name, key, target_bot, payload, from_bot, from_run, at FROM events \
              WHERE seq > ?1 AND (?2 IS NULL OR name = ?2) AND (?4 IS NULL OR from_run = ?4) \
@@ -1218,41 +1234,44 @@ impl Store for SqliteStore {
         )
         .bind(limit(filter.limit))
         .bind(&filter.from_run)
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)
     }
 
     async fn memory(&self, bot: &str, key: &str) -> Result<Option<Value>> {
+        let mut conn = self.readers.acquire().await?;
         let text: Option<String> =
             sqlx::query_scalar("SELECT value FROM bot_memory WHERE bot = ?1 AND key = ?2")
                 .bind(bot)
                 .bind(key)
-                .fetch_optional(&self.readers)
+                .fetch_optional(&mut *conn)
                 .await?;
         text.map(|t| rows::parse_value("bot_memory.value", &t))
             .transpose()
     }
 
     async fn memory_history(&self, bot: &str, key: &str) -> Result<Vec<MemoryVersion>> {
+        let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::VersionRow> = sqlx::query_as(
             "SELECT value, version, replaced_at AS at FROM bot_memory_history \
              WHERE bot = ?1 AND key = ?2 ORDER BY version, replaced_at",
         )
         .bind(bot)
         .bind(key)
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)
     }
 
     async fn shared_memory(&self, target: &str) -> Result<Vec<SharedEntry>> {
+        let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::SharedRow> = sqlx::query_as(
             "SELECT target_bot, key, source_bot, value, version, shared_at \
              FROM bot_shared_memory WHERE target_bot = ?1 ORDER BY key, source_bot",
         )
         .bind(target)
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)
     }
