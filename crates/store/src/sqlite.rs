@@ -83,7 +83,7 @@ pub enum Durability {
 pub struct SqliteOptions {
     /// `synchronous` setting of every connection.
     pub durability: Durability,
-    /// How many reader connections (at least one), each opened when first needed.
+    /// How many reader connections (1 to 64), each opened when first needed.
     pub readers: u32,
     /// How long a connection waits for a lock held by another process.
     pub busy_timeout: Duration,

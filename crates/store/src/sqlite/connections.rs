@@ -27,6 +27,10 @@ use tokio::sync::{Mutex, MutexGuard, Semaphore, SemaphorePermit};
 
 use crate::{Error, Result};
 
+/// The most connections a [`Connections`] holds: each is a thread of its
+/// own, and SQLite runs one writer at a time whatever the readers.
+pub(crate) const MAX_CONNECTIONS: usize = 64;
+
 /// A fixed set of connections to one database, each opened when first
 /// needed and held by one caller at a time.
 #[derive(Debug)]
@@ -55,9 +59,10 @@ pub(crate) struct Held<'a> {
 }
 
 impl Connections {
-    /// `count` connections (at least one) opened with `options` as they are first needed.
+    /// `count` connections (at least one, at most [`MAX_CONNECTIONS`])
+    /// opened with `options` as they are first needed.
     pub(crate) fn new(options: SqliteConnectOptions, count: usize) -> Connections {
-        let count = count.max(1);
+        let count = count.clamp(1, MAX_CONNECTIONS);
         Connections {
             options,
             slots: (0..count).map(|_| Mutex::default()).collect(),
@@ -173,6 +178,14 @@ mod tests {
         writer
     }
 
+    /// Runs `sql` (which begins a transaction) as a hand-begun transaction,
+    /// marked open and never settled, as a commit cancelled at its end would be.
+    async fn unsettled(writer: &Connections, sql: &'static str) {
+        let mut conn = writer.acquire().await.expect("acquires");
+        conn.opened();
+        sqlx::query(sql).execute(&mut *conn).await.expect("runs");
+    }
+
     async fn rows(writer: &Connections) -> i64 {
         let mut conn = writer.acquire().await.expect("acquires");
         sqlx::query_scalar("SELECT count(*) FROM t")
@@ -185,15 +198,7 @@ mod tests {
     async fn a_transaction_its_holder_left_open_is_rolled_back_for_the_next() {
         let dir = tempfile::tempdir().expect("temp dir");
         let writer = writer_with_table(&dir).await;
-        {
-            let mut conn = writer.acquire().await.expect("acquires");
-            conn.opened();
-            sqlx::query("BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
-                .execute(&mut *conn)
-                .await
-                .expect("begins and inserts");
-            // Dropped here without `settled`, as a cancelled commit would be.
-        }
+        unsettled(&writer, "BEGIN IMMEDIATE; INSERT INTO t VALUES (1)").await;
         let mut conn = writer.acquire().await.expect("acquires");
         let tx = conn
             .begin_with("BEGIN IMMEDIATE")
@@ -219,14 +224,7 @@ mod tests {
         }
         // Marked open but committed all the same (cancelled after COMMIT ran):
         // the next holder's ROLLBACK finds nothing to undo.
-        {
-            let mut conn = writer.acquire().await.expect("acquires");
-            conn.opened();
-            sqlx::query("BEGIN IMMEDIATE; INSERT INTO t VALUES (2); COMMIT")
-                .execute(&mut *conn)
-                .await
-                .expect("commits");
-        }
+        unsettled(&writer, "BEGIN IMMEDIATE; INSERT INTO t VALUES (2); COMMIT").await;
         assert_eq!(rows(&writer).await, 2);
     }
 
