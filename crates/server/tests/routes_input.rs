@@ -428,12 +428,7 @@ async fn run_pages_neither_repeat_nor_skip_while_runs_are_added() {
         .call(Method::GET, "/v1/runs?limit=2", Some(&h.viewer), None)
         .await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
-    let mut ids: Vec<String> = first.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
-        .collect();
+    let mut ids = ids_of(&first.body["items"]);
     let mut cursor = first.body["next_cursor"]
         .as_str()
         .expect("a cursor")
@@ -451,13 +446,7 @@ async fn run_pages_neither_repeat_nor_skip_while_runs_are_added() {
             )
             .await;
         assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
-        ids.extend(
-            page.body["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .map(|r| r["id"].as_str().expect("id").to_owned()),
-        );
+        ids.extend(ids_of(&page.body["items"]));
         match page.body["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),
             None => break,
@@ -674,13 +663,7 @@ async fn approval_pages_go_on_from_the_cursor_and_a_long_poll_waits_past_it() {
                 )
                 .await;
             assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-            let ids: Vec<String> = answer
-                .body
-                .as_array()
-                .expect("a list")
-                .iter()
-                .map(|a| a["id"].as_str().expect("id").to_owned())
-                .collect();
+            let ids = ids_of(&answer.body);
             let next = answer
                 .headers
                 .get("next-cursor")
@@ -727,13 +710,10 @@ async fn a_run_leaving_a_status_filtered_list_does_not_make_a_page_skip_another(
             };
             let answer = h.call(Method::GET, &query, Some(&h.viewer), None).await;
             assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-            let ids: Vec<String> = answer.body["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .map(|r| r["id"].as_str().expect("id").to_owned())
-                .collect();
-            (ids, answer.body["next_cursor"].as_str().map(str::to_owned))
+            (
+                ids_of(&answer.body["items"]),
+                answer.body["next_cursor"].as_str().map(str::to_owned),
+            )
         }
     };
     let (first, cursor) = page(None).await;
@@ -753,4 +733,13 @@ async fn a_run_leaving_a_status_filtered_list_does_not_make_a_page_skip_another(
     assert_eq!(second, ["w1", "w0"], "no waiting run is skipped");
     assert_eq!(last, None);
     h.stop().await;
+}
+
+/// The `id` of every item of a listed array, in order.
+fn ids_of(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|item| item["id"].as_str().expect("an id").to_owned())
+        .collect()
 }
