@@ -432,6 +432,20 @@ fn run_insert_error(hash: &str, error: sqlx::Error) -> Error {
     }
 }
 
+/// The ids of up to `?2` runs a worker may claim at time `?1`: running
+/// with no live lease (their driver is gone), or waiting and due. Two index
+/// range scans on (status, wake_at) instead of one OR, so a million waiting
+/// runs that are not due cost nothing here.
+macro_rules! claimable_sql {
+    () => {
+        "SELECT id FROM runs WHERE status = 'running' \
+             AND (lease_until IS NULL OR lease_until < ?1) \
+         UNION ALL \
+         SELECT id FROM runs WHERE status = 'waiting' AND wake_at <= ?1 \
+             AND (lease_until IS NULL OR lease_until < ?1) \
+         LIMIT ?2"
+    };
+}
 /// The fence of a batch's existing runs, in two statements: the run's index
 /// columns (`status`, `wake_at`: `runs_status_wake`) are set only where they
 /// change, since SQLite rewrites an index entry for every row an UPDATE sets
@@ -1287,26 +1301,31 @@ impl Store for SqliteStore {
         ttl_ms: i64,
         limit: usize,
     ) -> Result<Vec<RunRecord>> {
-        // Two index range scans on (status, wake_at) instead of one OR, so a
-        // million waiting runs that are not due cost nothing here.
+        // A worker looks after every group commit that published events, and
+        // nearly every look finds nothing: asked of a reader first, such a
+        // look leaves the one writer to the group committer, which otherwise
+        // waited for it at most commits. A run that comes due after the read
+        // is the next look's, as it would be after an empty claim.
+        let due: bool = sqlx::query_scalar(concat!("SELECT EXISTS (", claimable_sql!(), ")"))
+            .bind(now)
+            .bind(1_i64)
+            .fetch_one(&mut *self.readers.acquire().await?)
+            .await?;
+        if !due {
+            return Ok(Vec::new());
+        }
         let mut conn = self.writer.acquire().await?;
         let rows: Vec<rows::RunRow> = sqlx::query_as(concat!(
-            "UPDATE runs SET lease_owner = ?1, lease_until = ?2 + ?3, \
-             lease_epoch = lease_epoch + 1 \
-             WHERE id IN ( \
-                 SELECT id FROM runs WHERE status = 'running' \
-                     AND (lease_until IS NULL OR lease_until < ?2) \
-                 UNION ALL \
-                 SELECT id FROM runs WHERE status = 'waiting' AND wake_at <= ?2 \
-                     AND (lease_until IS NULL OR lease_until < ?2) \
-                 LIMIT ?4) \
-             RETURNING ",
+            "UPDATE runs SET lease_owner = ?3, lease_until = ?1 + ?4, \
+             lease_epoch = lease_epoch + 1 WHERE id IN (",
+            claimable_sql!(),
+            ") RETURNING ",
             run_columns!()
         ))
-        .bind(owner)
         .bind(now)
-        .bind(ttl_ms)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(owner)
+        .bind(ttl_ms)
         .fetch_all(&mut *conn)
         .await?;
         rows::convert(rows)

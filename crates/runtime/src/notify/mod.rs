@@ -52,7 +52,7 @@
 //! nothing beyond the group commits. A process that dies between the commit
 //! and the done mark leaves it owed:
 //! the worker's sweep on any node ([`Runtime::deliver_owed_notifications`],
-//! every pass) delivers what is owed for longer than
+//! at most every 250 ms) delivers what is owed for longer than
 //! [`Options::notify_grace_ms`](crate::Options::notify_grace_ms) and not
 //! claimed, claimed the same way, so two nodes never both send it. A
 //! notification is thus delivered at least once: twice only when a process
@@ -349,7 +349,7 @@ impl crate::Runtime {
     /// The outbox sweep: delivers every approval notification that is owed
     /// for longer than [`Options::notify_grace_ms`](crate::Options::notify_grace_ms)
     /// and not claimed, each claimed first by compare-and-set so two nodes
-    /// never both send it. The worker runs it every pass; returns how many
+    /// never both send it. The worker runs it at most every 250 ms; returns how many
     /// this call delivered.
     pub async fn deliver_owed_notifications(&self) -> crate::Result<usize> {
         let inner = &self.inner;
