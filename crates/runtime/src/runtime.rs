@@ -52,6 +52,11 @@ pub struct Options {
     /// point that creates the request but does not deliver them after the
     /// commit, as if its process died right then; only a sweep delivers them.
     pub notify_after_commit: bool,
+    /// How long [`Runtime::authenticate`] trusts a token it found before it
+    /// looks it up again: so also how long a server may still honour a token
+    /// revoked by another process (`botflow tokens revoke`). 0 looks up
+    /// every request's token.
+    pub api_token_cache_ms: u64,
 }
 
 impl Default for Options {
@@ -66,6 +71,7 @@ impl Default for Options {
             wakeups: crate::WakeupConfig::InProcess,
             notify_grace_ms: 5_000,
             notify_after_commit: true,
+            api_token_cache_ms: 1_000,
         }
     }
 }
@@ -93,6 +99,8 @@ pub(crate) struct Inner {
     pub(crate) launched: crate::launch::Launched,
     /// The deployment secret that signs approval links, once read (`notify/links.rs`).
     pub(crate) link_secret: tokio::sync::OnceCell<Vec<u8>>,
+    /// The API tokens found lately (`api_tokens.rs`).
+    pub(crate) api_tokens: crate::api_tokens::TokenCache,
 }
 
 impl Inner {
@@ -256,6 +264,7 @@ impl Runtime {
                 schedules: std::sync::OnceLock::new(),
                 launched: crate::launch::Launched::default(),
                 link_secret: tokio::sync::OnceCell::new(),
+                api_tokens: crate::api_tokens::TokenCache::default(),
             }),
         }
     }

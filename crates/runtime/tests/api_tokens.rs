@@ -1,5 +1,6 @@
 //! API tokens through the runtime: a created token authenticates as its
-//! holder until revoked, only its hash is stored, malformed and unknown
+//! holder until revoked (by another process: once the cache time has
+//! passed), only its hash is stored, malformed and unknown
 //! bearers are refused, the first-start admin token is made once (also by
 //! concurrent nodes on PostgreSQL), and bad requests change nothing.
 //!
@@ -81,6 +82,46 @@ async fn a_created_token_authenticates_as_its_holder_until_revoked() {
         "the second revocation changed nothing"
     );
     rt.store().close().await;
+}
+
+// A server remembers a token it found for `api_token_cache_ms`, so a token
+// another process revokes (`botflow tokens revoke`) stops working once that
+// time has passed, never later.
+#[tokio::test]
+async fn a_token_revoked_by_another_process_is_refused_once_the_cache_time_has_passed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = dir.path().join("tokens.db").display().to_string();
+    let server = Runtime::new(
+        AnyStore::open(&db).await.expect("the database opens"),
+        empty_deployment(Path::new(".")),
+        Options {
+            api_token_cache_ms: 200,
+            ..Options::default()
+        },
+    );
+    let (record, plaintext) = server
+        .create_api_token(ApiRole::Operator, "ci")
+        .await
+        .expect("create");
+    assert!(
+        server
+            .authenticate(&plaintext)
+            .await
+            .expect("auth")
+            .is_some()
+    );
+
+    let cli = runtime_on(AnyStore::open(&db).await.expect("the database opens"));
+    cli.revoke_api_token(&record.id).await.expect("revoke");
+    cli.store().close().await;
+
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        server.authenticate(&plaintext).await.expect("auth"),
+        None,
+        "revoked elsewhere, refused once the cache time has passed"
+    );
+    server.store().close().await;
 }
 
 #[tokio::test]

@@ -46,7 +46,8 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Revoke a token by its id: it authenticates nothing from now on.
+    /// Revoke a token by its id: it authenticates nothing from now on (a
+    /// running server, which remembers tokens for a second, within a second).
     Revoke {
         /// The token's id, as `botflow tokens list` shows it.
         id: String,
@@ -131,7 +132,7 @@ async fn revoke(id: String, db: DbArgs) -> anyhow::Result<ExitCode> {
     rt.store().close().await;
     let record = revoked.map_err(|e| anyhow::anyhow!("cannot revoke the token: {e}"))?;
     errln!(
-        "revoked {} token {} ({:?}); it authenticates nothing from now on",
+        "revoked {} token {} ({:?}); a running server refuses it within a second",
         record.role,
         record.id,
         record.name
