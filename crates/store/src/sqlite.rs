@@ -91,8 +91,8 @@ pub struct SqliteOptions {
     /// database file.
     pub checkpoint_every: Duration,
     /// The most pages the WAL may hold after a checkpoint before the
-    /// checkpointer makes it start over (see [`Checkpointer`]): its file
-    /// stays about this size under steady load instead of growing with it.
+    /// background checkpointer makes it start over: its file stays about
+    /// this size under steady load instead of growing with it.
     pub wal_limit_pages: u32,
 }
 
