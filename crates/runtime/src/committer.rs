@@ -13,10 +13,13 @@
 //! [`Options::crash_after_commits`](crate::Options) set to `n`, the process
 //! aborts right after the `n`-th successful commit, before replying.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use store::{AnyStore, DurablePoint, GroupWrite, GroupWritten, PointOutcome, Store};
+use store::{
+    AnyStore, DurablePoint, GroupCommitted, GroupWrite, GroupWritten, PointOutcome, Store,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::wakeups::Waker;
@@ -67,13 +70,17 @@ pub(crate) struct Committer {
 
 impl Committer {
     /// Spawns the committer task on the current tokio runtime.
-    /// `waker` is rung after a batch that published events: they may have
-    /// made waiting runs due, here or on other nodes.
+    /// `waker` is rung after a batch that published events, for this
+    /// process's worker only when they made a waiting run due or one is
+    /// named by a `TRIGGER ON EVENT` here (`trigger_events`, canonical
+    /// names); other nodes, whose scripts and waiting runs this one does not
+    /// know, after every such batch.
     pub(crate) fn spawn(
         store: AnyStore,
         max_batch: usize,
         crash_after: Option<u64>,
         waker: Waker,
+        trigger_events: HashSet<String>,
     ) -> Committer {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(CommitStats::default());
@@ -83,7 +90,10 @@ impl Committer {
             max_batch.max(1),
             crash_after,
             stats.clone(),
-            waker,
+            Wake {
+                waker,
+                trigger_events,
+            },
         ));
         Committer { tx, stats }
     }
@@ -142,13 +152,42 @@ impl Committer {
     }
 }
 
+/// Whom a committed batch's events concern (see [`Committer::spawn`]).
+struct Wake {
+    waker: Waker,
+    trigger_events: HashSet<String>,
+}
+
+impl Wake {
+    /// Whether an event of `points` starts a `TRIGGER ON EVENT` script here.
+    fn names_a_trigger(&self, points: &[DurablePoint]) -> bool {
+        !self.trigger_events.is_empty()
+            && points.iter().flat_map(|p| &p.events).any(|e| {
+                self.trigger_events
+                    .contains(&store::canonical_event_name(&e.name))
+            })
+    }
+
+    /// After a batch that published events: this process's worker only when
+    /// `here` (a waiting run was made due, or a trigger named): under load
+    /// nearly every batch publishes (the engine's own events), and a worker
+    /// pass after each was a read per commit that found nothing.
+    fn after_publishing(&self, here: bool) {
+        if here {
+            self.waker.wake();
+        } else {
+            self.waker.wake_others();
+        }
+    }
+}
+
 async fn run(
     store: AnyStore,
     mut rx: mpsc::UnboundedReceiver<Job>,
     max_batch: usize,
     crash_after: Option<u64>,
     stats: Arc<CommitStats>,
-    waker: Waker,
+    wake: Wake,
 ) {
     let mut points = Vec::with_capacity(max_batch);
     let mut replies = Vec::with_capacity(max_batch);
@@ -172,12 +211,18 @@ async fn run(
             }
         }
         let count = points.len() as u64;
+        // Read before the points go to the store.
         let published = points.iter().any(|p| !p.events.is_empty());
+        let triggers = published && wake.names_a_trigger(&points);
         let result = store
             .commit_group(std::mem::take(&mut points), std::mem::take(&mut writes))
             .await;
         match result {
-            Ok((outcomes, written)) => {
+            Ok(GroupCommitted {
+                outcomes,
+                written,
+                woke_waiters,
+            }) => {
                 let commits = stats.commits.fetch_add(1, Ordering::Relaxed) + 1;
                 stats.points.fetch_add(count, Ordering::Relaxed);
                 if crash_after.is_some_and(|n| commits >= n) {
@@ -192,7 +237,7 @@ async fn run(
                     let _ = reply.send(Ok(written));
                 }
                 if published {
-                    waker.wake();
+                    wake.after_publishing(woke_waiters || triggers);
                 }
             }
             Err(error) => {

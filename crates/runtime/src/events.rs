@@ -19,12 +19,10 @@
 //! with a smaller `seq` may still appear; events inside the window are read
 //! again by the next pass, which finds their runs already there.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use store::{EventFilter, EventRecord, MAX_VALUE_BYTES, NewEvent, RunMessage, Store};
 
-use crate::runtime::{Inner, Runtime, Workflow};
+use crate::runtime::{Runtime, Workflow};
 use crate::time::now_ms;
 use crate::{Error, Result, limits};
 
@@ -42,6 +40,13 @@ const PAGE: u32 = 256;
 pub(crate) struct Trigger {
     workflow: Workflow,
     event: String,
+}
+
+impl Trigger {
+    /// The name of the events that start it.
+    pub(crate) fn event(&self) -> &str {
+        &self.event
+    }
 }
 
 /// Checks an event name: 1 to [`MAX_EVENT_NAME_CHARS`] characters, ASCII
@@ -134,11 +139,7 @@ impl Runtime {
     /// how many runs it started. The runs are created, not driven: a worker
     /// (or [`drive`](Self::drive)) drives them, and is woken for them.
     pub async fn start_triggered(&self) -> Result<usize> {
-        let triggers = self
-            .inner
-            .triggers
-            .get_or_init(|| find_triggers(&self.inner))
-            .clone();
+        let triggers = self.inner.triggers.clone();
         let mut started = 0;
         for trigger in &triggers {
             started += self.trigger_pass(trigger).await?;
@@ -216,9 +217,9 @@ fn run_id_part(name: &str) -> String {
 }
 
 /// The deployment's scripts with a `TRIGGER ON EVENT "name"` header.
-fn find_triggers(inner: &Arc<Inner>) -> Vec<Trigger> {
+pub(crate) fn find_triggers(deployment: &bots::Deployment) -> Vec<Trigger> {
     let mut triggers = Vec::new();
-    for package in inner.deployment.packages.values() {
+    for package in deployment.packages.values() {
         for script in package.scripts.values() {
             if !script.source.to_ascii_uppercase().contains("TRIGGER") {
                 continue;

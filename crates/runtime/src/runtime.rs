@@ -91,8 +91,8 @@ pub(crate) struct Inner {
     /// message, a new run), here or on another node, so a worker looks for
     /// due runs now instead of at its next poll.
     pub(crate) wakeups: crate::wakeups::Wakeups,
-    /// The deployment's `TRIGGER ON EVENT` scripts, found on first use (`events.rs`).
-    pub(crate) triggers: std::sync::OnceLock<Vec<crate::events::Trigger>>,
+    /// The deployment's `TRIGGER ON EVENT` scripts (`events.rs`).
+    pub(crate) triggers: Vec<crate::events::Trigger>,
     /// The deployment's `SET SCHEDULE` scripts, found on first use (`schedules.rs`).
     pub(crate) schedules: std::sync::OnceLock<Arc<Vec<crate::schedules::Scheduled>>>,
     /// The drivers [`Runtime::launch`] started, drained at shutdown (`launch.rs`).
@@ -242,11 +242,16 @@ impl Runtime {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let wakeups = crate::wakeups::Wakeups::start(&options.wakeups, &store, &node);
+        let triggers = crate::events::find_triggers(&deployment);
         let committer = Committer::spawn(
             store.clone(),
             options.max_batch,
             options.crash_after_commits,
             wakeups.waker(),
+            triggers
+                .iter()
+                .map(|t| store::canonical_event_name(t.event()))
+                .collect(),
         );
         let (progress, _) = broadcast::channel(4096);
         Runtime {
@@ -260,7 +265,7 @@ impl Runtime {
                 progress,
                 run_watchers: Arc::default(),
                 wakeups,
-                triggers: std::sync::OnceLock::new(),
+                triggers,
                 schedules: std::sync::OnceLock::new(),
                 launched: crate::launch::Launched::default(),
                 link_secret: tokio::sync::OnceCell::new(),

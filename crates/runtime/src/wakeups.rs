@@ -209,6 +209,11 @@ impl Waker {
     pub(crate) fn wake(&self) {
         self.0.wake();
     }
+
+    /// Rings the other nodes only, not this process's worker.
+    pub(crate) fn wake_others(&self) {
+        self.0.wake_others();
+    }
 }
 
 impl std::fmt::Debug for Waker {
@@ -220,6 +225,10 @@ impl std::fmt::Debug for Waker {
 impl Shared {
     fn wake(&self) {
         self.local.notify_one();
+        self.wake_others();
+    }
+
+    fn wake_others(&self) {
         if let Some(remote) = &self.remote
             && !remote.pending.swap(true, Ordering::SeqCst)
         {

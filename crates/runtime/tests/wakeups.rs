@@ -2,7 +2,8 @@
 //! worker of another runtime on the same PostgreSQL schema, over PostgreSQL
 //! `LISTEN`/`NOTIFY` and over Redis pub/sub, and not a runtime of another
 //! schema or channel; a runtime whose Redis refuses logs one warning and keeps
-//! driving runs at its poll interval.
+//! driving runs at its poll interval; a group commit rings this process's
+//! worker only when its events made a waiting run due.
 //!
 //! PostgreSQL comes from `BOTFLOW_TEST_PG` (default
 //! `postgres://postgres@127.0.0.1:5432/test`), Redis from `BOTFLOW_TEST_REDIS`
@@ -404,4 +405,89 @@ async fn a_node_whose_redis_refuses_logs_once_and_completes_runs_on_its_polls() 
     worker.store().close().await;
     starter.store().close().await;
     schema.drop_schema().await;
+}
+
+// Nearly every group commit publishes (the engine's own events:
+// `workflow_started`, `workflow_completed`, ...), and a worker pass after
+// each was a read per commit that found nothing. So this process's worker is
+// rung only by a commit whose events made a waiting run due (or start a
+// `TRIGGER ON EVENT` script here).
+#[tokio::test]
+async fn a_commit_rings_this_worker_only_when_its_events_make_a_waiting_run_due() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let bots = dir.path().join("bots");
+    package(
+        &bots,
+        "flow",
+        &[
+            (
+                "waiter.bas",
+                "ORCHESTRATE WORKFLOW \"waiter\"\n  e = WAIT FOR EVENT \"go\"\nEND WORKFLOW\n",
+            ),
+            (
+                "noter.bas",
+                "ORCHESTRATE WORKFLOW \"noter\"\n  PUBLISH EVENT \"noted\"\nEND WORKFLOW\n",
+            ),
+            (
+                "goer.bas",
+                "ORCHESTRATE WORKFLOW \"goer\"\n  PUBLISH EVENT \"go\"\nEND WORKFLOW\n",
+            ),
+        ],
+        "",
+    );
+    let rt = common::runtime_at(&bots, &dir.path().join("runs.db")).await;
+    let run = |name: &'static str| {
+        let rt = rt.clone();
+        async move {
+            let workflow = rt.workflow(Some(name)).expect("the workflow exists");
+            let (started, _) = rt
+                .start(&workflow, json!({}), Some(name.to_owned()))
+                .await
+                .expect("starts");
+            // The start rings (a run to drive); that wake-up is not at issue.
+            has_wakeup(&rt).await;
+            rt.drive(&started.id).await.expect("drives")
+        }
+    };
+    assert!(matches!(
+        run("waiter").await,
+        runtime::Driven::Waiting { .. }
+    ));
+    assert!(!has_wakeup(&rt).await, "the waiter's commits woke nobody");
+    assert_eq!(
+        run("noter").await,
+        runtime::Driven::Finished(RunStatus::Completed)
+    );
+    assert!(
+        !has_wakeup(&rt).await,
+        "an event nobody waits for rings no worker"
+    );
+    assert_eq!(
+        run("goer").await,
+        runtime::Driven::Finished(RunStatus::Completed)
+    );
+    assert!(has_wakeup(&rt).await, "`go` made the waiter due");
+    rt.store().close().await;
+
+    // A `TRIGGER ON EVENT` script here: its event rings the worker too
+    // (names match ignoring case, as the store matches them).
+    package(
+        &bots,
+        "hooks",
+        &[(
+            "on_noted.bas",
+            "TRIGGER ON EVENT \"Noted\"\nTALK \"seen\"\n",
+        )],
+        "",
+    );
+    let rt = common::runtime_at(&bots, &dir.path().join("runs.db")).await;
+    let workflow = rt.workflow(Some("noter")).expect("the workflow exists");
+    let (started, _) = rt
+        .start(&workflow, json!({}), Some("noter-2".to_owned()))
+        .await
+        .expect("starts");
+    has_wakeup(&rt).await;
+    rt.drive(&started.id).await.expect("drives");
+    assert!(has_wakeup(&rt).await, "`noted` starts a trigger here");
+    rt.store().close().await;
 }

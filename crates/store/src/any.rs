@@ -190,7 +190,7 @@ impl Store for AnyStore {
         &self,
         points: Vec<DurablePoint>,
         writes: Vec<crate::GroupWrite>,
-    ) -> Result<(Vec<PointOutcome>, Vec<Result<crate::GroupWritten>>)> {
+    ) -> Result<crate::GroupCommitted> {
         delegate!(self.commit_group(points, writes))
     }
 

@@ -88,12 +88,13 @@ pub(crate) trait CommitTx: Send {
     /// Removes every registered wait of the runs in `runs_doc` (a JSON array
     /// of run ids): one statement for all the points that wait for nothing.
     fn clear_waits(&mut self, runs_doc: &str) -> impl Future<Output = Result<()>> + Send;
-    /// Makes due the waiting runs that wait for one of the events of `events_doc`.
+    /// Makes due the waiting runs that wait for one of the events of
+    /// `events_doc`; true when there was one.
     fn wake_waiters(
         &mut self,
         events_doc: &str,
         now: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Applies one write beside the points under a savepoint: the outer
     /// `Err` fails the transaction, the inner one refuses this write alone.
     fn group_write(
@@ -1028,8 +1029,10 @@ impl PreparedBatch {
 }
 
 /// Applies every round of the batch inside the backend's open transaction and
-/// fills in the outcomes of fenced points and unknown runs.
-pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) -> Result<()> {
+/// fills in the outcomes of fenced points and unknown runs. True when the
+/// points' events made a waiting run due.
+pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) -> Result<bool> {
+    let mut woke = false;
     // First, before any run row is locked: a lock taken later could deadlock
     // with a transaction that holds it and waits for one of those rows.
     if batch.touches_events() {
@@ -1098,10 +1101,10 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
         }
         if let Some(doc) = &rows.events {
             let now = live.iter().map(|p| p.now).max().unwrap_or(0);
-            tx.wake_waiters(doc, now).await?;
+            woke |= tx.wake_waiters(doc, now).await?;
         }
     }
-    Ok(())
+    Ok(woke)
 }
 
 #[cfg(test)]

@@ -277,18 +277,19 @@ macro_rules! event_queries {
             Ok(())
         }
 
-        /// Makes due the waiting runs that wait for an event of a commit document.
+        /// Makes due the waiting runs that wait for an event of a commit
+        /// document; true when there was one.
         pub(crate) async fn wake_waiters_doc(
             conn: &mut $conn,
             events_doc: &str,
             now: i64,
-        ) -> $crate::Result<()> {
-            sqlx::query($wake_doc)
+        ) -> $crate::Result<bool> {
+            let done = sqlx::query($wake_doc)
                 .bind(events_doc)
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-            Ok(())
+            Ok(done.rows_affected() > 0)
         }
 
         /// Publishes one event (idempotent by id) and wakes its waiters.

@@ -8,8 +8,9 @@
 //! decision rolls back only itself and is answered as refused, while the
 //! points and the other writes of the group commit.
 
+use crate::Result;
 use crate::approval::{ApprovalDecision, ApprovalRecord, ApprovalWrite, OwedNotice};
-use crate::model::RunRecord;
+use crate::model::{PointOutcome, RunRecord};
 
 /// One write applied inside a group commit (see [`Store::commit_group`](crate::Store::commit_group)).
 #[derive(Debug, Clone)]
@@ -64,6 +65,19 @@ pub enum GroupWritten {
     Approval,
     /// The notification is no longer owed (or was owed again meanwhile).
     NoticeDone,
+}
+
+/// What [`Store::commit_group`](crate::Store::commit_group) did.
+#[derive(Debug)]
+pub struct GroupCommitted {
+    /// Each point's outcome, in order.
+    pub outcomes: Vec<PointOutcome>,
+    /// Each write's result, in order: a refused write changed nothing.
+    pub written: Vec<Result<GroupWritten>>,
+    /// Whether the points' events made a waiting run due (one waiting for
+    /// such an event, `WAIT FOR EVENT` or `ON EVENT`): then a worker has a
+    /// run to claim.
+    pub woke_waiters: bool,
 }
 
 /// Claims a waiting or running run whose lease is free (`$1` id, `$2` owner,

@@ -75,7 +75,7 @@ pub use approval::{
 pub use approval::{NoticeClaim, NoticeReason, OwedNotice};
 pub use error::{Error, Result};
 pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, event_value};
-pub use group::{GroupClaim, GroupWrite, GroupWritten};
+pub use group::{GroupClaim, GroupCommitted, GroupWrite, GroupWritten};
 pub use model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, ListKey, MemoryOp, MemoryVersion,
     NewEvent, NewJournalEntry, NewRun, PointOutcome, RunCreation, RunFilter, RunOutcome, RunRecord,

@@ -121,17 +121,18 @@ const IDLE_IN_TRANSACTION_TIMEOUT: &str = "5s";
 const COMMIT_RETRIES: u32 = 3;
 
 impl PostgresStore {
-    /// Applies a prepared batch in one transaction.
+    /// Applies a prepared batch in one transaction; also returns whether
+    /// its events made a waiting run due.
     async fn commit_once(
         &self,
         batch: &mut batch::PreparedBatch,
         writes: &[crate::GroupWrite],
-    ) -> Result<Vec<Result<crate::GroupWritten>>> {
+    ) -> Result<(Vec<Result<crate::GroupWritten>>, bool)> {
         let mut tx = PgTx(self.pool.begin().await?);
-        batch::apply(&mut tx, batch).await?;
+        let woke = batch::apply(&mut tx, batch).await?;
         let written = batch::apply_writes(&mut tx, writes).await?;
         tx.0.commit().await?;
-        Ok(written)
+        Ok((written, woke))
     }
 
     /// Connects to `url` with default options.
@@ -516,7 +517,7 @@ impl CommitTx for PgTx {
         Ok(())
     }
 
-    async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<()> {
+    async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<bool> {
         events::wake_waiters_doc(&mut self.0, events_doc, now).await
     }
 
@@ -837,17 +838,21 @@ impl Store for PostgresStore {
     }
 
     async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
-        Ok(self.commit_group(points, Vec::new()).await?.0)
+        Ok(self.commit_group(points, Vec::new()).await?.outcomes)
     }
 
     async fn commit_group(
         &self,
         points: Vec<DurablePoint>,
         writes: Vec<crate::GroupWrite>,
-    ) -> Result<(Vec<PointOutcome>, Vec<Result<crate::GroupWritten>>)> {
+    ) -> Result<crate::GroupCommitted> {
         let mut batch = batch::prepare(points);
         if batch.is_empty() && writes.is_empty() {
-            return Ok((batch.outcomes, Vec::new()));
+            return Ok(crate::GroupCommitted {
+                outcomes: batch.outcomes,
+                written: Vec::new(),
+                woke_waiters: false,
+            });
         }
         // Two nodes' batches that touch the same rows in another order can
         // deadlock; PostgreSQL then aborts one transaction, which wrote
@@ -856,7 +861,13 @@ impl Store for PostgresStore {
         let mut retries = 0;
         loop {
             match self.commit_once(&mut batch, &writes).await {
-                Ok(written) => return Ok((batch.outcomes, written)),
+                Ok((written, woke_waiters)) => {
+                    return Ok(crate::GroupCommitted {
+                        outcomes: batch.outcomes,
+                        written,
+                        woke_waiters,
+                    });
+                }
                 Err(error) if error.is_transient() && retries < COMMIT_RETRIES => {
                     retries += 1;
                     tracing::warn!(%error, retries, "group commit aborted by the database; retrying");

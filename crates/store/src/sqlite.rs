@@ -311,14 +311,13 @@ impl SqliteStore {
     /// When points hold memory operations or approval writes the documents
     /// leave out, or the group holds writes `group_docs` does not take, in a
     /// transaction begun apart, followed one at a time by those operations,
-    /// then the group writes. Returns the runs whose row it did not write,
-    /// with whether each exists, and the writes' results.
+    /// then the group writes.
     async fn commit_single_pass(
         &self,
         pass: batch::SinglePass,
         batch: &batch::PreparedBatch,
         writes: &[crate::GroupWrite],
-    ) -> Result<(Vec<(String, bool)>, Vec<Result<crate::GroupWritten>>)> {
+    ) -> Result<Passed> {
         if !pass.trailing
             && let Some(taken) = group_docs::take(writes)
         {
@@ -330,14 +329,19 @@ impl SqliteStore {
         let mut conn = self.writer.acquire().await?;
         let mut tx = SqliteTx(conn.begin_with("BEGIN IMMEDIATE").await?);
         let (sql, order) = &SINGLE_PASS_BODY[usize::from(pass.approvals.any())];
-        let unwritten = single_pass_query(sql, order, &pass)
-            .try_map(|row| <(String, bool) as sqlx::FromRow<_>>::from_row(&row))
-            .fetch_all(&mut *tx.0)
-            .await?;
-        batch.apply_trailing(&mut tx, &unwritten).await?;
+        let rows = PassRows::read(
+            single_pass_query(sql, order, &pass)
+                .fetch_all(&mut *tx.0)
+                .await?,
+        )?;
+        batch.apply_trailing(&mut tx, &rows.unwritten).await?;
         let written = apply_writes(&mut tx, writes).await?;
         tx.0.commit().await?;
-        Ok((unwritten, written))
+        Ok(Passed {
+            unwritten: rows.unwritten,
+            written,
+            woke_waiters: rows.woke_waiters,
+        })
     }
 
     /// A group commit of a single pass (if any) and group writes that
@@ -351,7 +355,7 @@ impl SqliteStore {
         &self,
         pass: Option<&batch::SinglePass>,
         writes: &[group_docs::Taken<'_>],
-    ) -> Result<(Vec<(String, bool)>, Vec<Result<crate::GroupWritten>>)> {
+    ) -> Result<Passed> {
         let mut conn = self.writer.acquire().await?;
         // From here until `settled`, a cancelled commit leaves its BEGIN
         // to the next holder to roll back.
@@ -387,19 +391,12 @@ impl SqliteStore {
                 PassShape::Plain => query,
                 _ => judged.docs()?.into_iter().fold(query, |q, doc| q.bind(doc)),
             };
-            let mut unwritten = Vec::new();
-            let mut claimed = Vec::new();
-            for row in query.fetch_all(&mut *conn).await? {
-                // Only two statements return rows: the pass's last one,
-                // pairs (no other pass statement has RETURNING, a unit test
-                // checks), and the claims, whole runs.
-                if sqlx::Row::len(&row) == 2 {
-                    unwritten.push(sqlx::FromRow::from_row(&row)?);
-                } else {
-                    claimed.push(sqlx::FromRow::from_row(&row)?);
-                }
-            }
-            Ok::<_, Error>((unwritten, judged.settle(claimed)))
+            let rows = PassRows::read(query.fetch_all(&mut *conn).await?)?;
+            Ok::<_, Error>(Passed {
+                unwritten: rows.unwritten,
+                written: judged.settle(rows.claimed),
+                woke_waiters: rows.woke_waiters,
+            })
         }
         .await;
         if result.is_err() {
@@ -410,6 +407,41 @@ impl SqliteStore {
         }
         conn.settled();
         result
+    }
+}
+
+/// What a single-pass group commit did.
+struct Passed {
+    /// The runs whose row it did not write, with whether each exists.
+    unwritten: Vec<(String, bool)>,
+    /// The group writes' results.
+    written: Vec<Result<crate::GroupWritten>>,
+    /// Whether its events made a waiting run due.
+    woke_waiters: bool,
+}
+
+/// The rows a single pass returns, told apart by their width (a unit test
+/// checks which statements return rows): one column per run the wake-ups
+/// made due, two per run whose row the pass did not write (its id and
+/// whether it exists), whole runs for the runs the group writes claimed.
+#[derive(Default)]
+struct PassRows {
+    unwritten: Vec<(String, bool)>,
+    claimed: Vec<rows::RunRow>,
+    woke_waiters: bool,
+}
+
+impl PassRows {
+    fn read(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<PassRows> {
+        let mut read = PassRows::default();
+        for row in rows {
+            match sqlx::Row::len(&row) {
+                1 => read.woke_waiters = true,
+                2 => read.unwritten.push(sqlx::FromRow::from_row(&row)?),
+                _ => read.claimed.push(sqlx::FromRow::from_row(&row)?),
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -711,7 +743,9 @@ fn single_pass_sql(approvals: bool) -> String {
             &format!("WHERE {WRITTEN} AND (w.key = j.value ->> 'key'"),
         )
         .replace("= w.run_id)))", "= w.run_id))))");
-    let wake = by_position(&wake, EventRow::FIELDS);
+    // One single-column row per run made due: how the committer learns
+    // that a worker has a run to claim (see `PassRows`).
+    let wake = format!("{}\nRETURNING NULL", by_position(&wake, EventRow::FIELDS));
     let requests = doc(APPROVALS_DOC, ":approvals", ApprovalRow::FIELDS);
     let tokens = doc(TOKENS_DOC, ":tokens", TokenRow::FIELDS);
     let owed = doc(OWED_DOC, ":owed", OwedRow::FIELDS);
@@ -1083,7 +1117,7 @@ impl CommitTx for SqliteTx<'_> {
         Ok(())
     }
 
-    async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<()> {
+    async fn wake_waiters(&mut self, events_doc: &str, now: i64) -> Result<bool> {
         events::wake_waiters_doc(&mut self.0, events_doc, now).await
     }
 
@@ -1436,37 +1470,43 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
-        Ok(self.commit_group(points, Vec::new()).await?.0)
+        Ok(self.commit_group(points, Vec::new()).await?.outcomes)
     }
 
     async fn commit_group(
         &self,
         points: Vec<DurablePoint>,
         writes: Vec<crate::GroupWrite>,
-    ) -> Result<(Vec<PointOutcome>, Vec<Result<crate::GroupWritten>>)> {
+    ) -> Result<crate::GroupCommitted> {
         let mut batch = batch::prepare(points);
+        let committed =
+            |batch: batch::PreparedBatch, written, woke_waiters| crate::GroupCommitted {
+                outcomes: batch.outcomes,
+                written,
+                woke_waiters,
+            };
         if batch.is_empty() && writes.is_empty() {
-            return Ok((batch.outcomes, Vec::new()));
+            return Ok(committed(batch, Vec::new(), false));
         }
         if batch.is_empty()
             && let Some(taken) = group_docs::take(&writes)
         {
-            let (_, written) = self.commit_in_one(None, &taken).await?;
-            return Ok((batch.outcomes, written));
+            let passed = self.commit_in_one(None, &taken).await?;
+            return Ok(committed(batch, passed.written, false));
         }
         if let Some(pass) = batch.single_pass()? {
-            let (unwritten, written) = self.commit_single_pass(pass, &batch, &writes).await?;
-            batch.settle(&unwritten);
-            return Ok((batch.outcomes, written));
+            let passed = self.commit_single_pass(pass, &batch, &writes).await?;
+            batch.settle(&passed.unwritten);
+            return Ok(committed(batch, passed.written, passed.woke_waiters));
         }
         // IMMEDIATE takes the write lock up front: a deferred transaction that
         // reads first could fail to upgrade if another process wrote meanwhile.
         let mut conn = self.writer.acquire().await?;
         let mut tx = SqliteTx(conn.begin_with("BEGIN IMMEDIATE").await?);
-        batch::apply(&mut tx, &mut batch).await?;
+        let woke_waiters = batch::apply(&mut tx, &mut batch).await?;
         let written = apply_writes(&mut tx, &writes).await?;
         tx.0.commit().await?;
-        Ok((batch.outcomes, written))
+        Ok(committed(batch, written, woke_waiters))
     }
 
     async fn approvals(&self, filter: crate::ApprovalFilter) -> Result<Vec<crate::ApprovalRecord>> {
@@ -1623,7 +1663,11 @@ mod tests {
         let numbered = sql
             .match_indices('$')
             .any(|(at, _)| sql[at + 1..].starts_with(|c: char| c.is_ascii_digit()));
-        assert!(!numbered && !sql.contains("RETURNING"), "{sql}");
+        assert!(!numbered, "{sql}");
+        // Rows come only from the wake-ups (one column) and the final
+        // look-up (two): `PassRows` tells them apart by that.
+        assert_eq!(sql.matches("RETURNING").count(), 1, "{sql}");
+        assert!(sql.contains("RETURNING NULL;\n"), "{sql}");
         // Every document field is read by position (`batch::doc_row!`).
         assert!(
             sql.match_indices("->> '")

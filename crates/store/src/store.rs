@@ -11,7 +11,7 @@ use crate::approval::{
     TokenRedemption,
 };
 use crate::event::{EventQuery, RunMessage};
-use crate::group::{GroupWrite, GroupWritten};
+use crate::group::{GroupCommitted, GroupWrite};
 use crate::model::{
     DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewEvent, NewRun,
     PointOutcome, RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
@@ -137,7 +137,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         points: Vec<DurablePoint>,
         writes: Vec<GroupWrite>,
-    ) -> impl Future<Output = Result<(Vec<PointOutcome>, Vec<Result<GroupWritten>>)>> + Send;
+    ) -> impl Future<Output = Result<GroupCommitted>> + Send;
 
     /// Approval requests matching the filter, oldest first.
     fn approvals(

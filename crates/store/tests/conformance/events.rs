@@ -221,14 +221,31 @@ pub async fn publishing_wakes_the_runs_that_wait(h: &Harness) {
         .expect("publishes");
     assert_eq!(wake_at(h, "keyed").await, Some(200));
 
-    // Published by another run's durable point, in its commit.
+    // Published by another run's durable point, in its commit, which tells
+    // whether it made a waiting run due (so a worker need look only then).
     let mut p = point("publisher", publisher, json!({"pc": 1}));
-    p.events = vec![new_event("publisher:event#1", "go", None, None)];
-    p.now = 300;
-    assert_eq!(
-        h.store.commit(vec![p]).await.expect("commit"),
-        vec![PointOutcome::Ok]
+    p.events = vec![new_event("publisher:event#1", "nobody-waits", None, None)];
+    p.now = 250;
+    let committed = h
+        .store
+        .commit_group(vec![p], Vec::new())
+        .await
+        .expect("commit");
+    assert_eq!(committed.outcomes, vec![PointOutcome::Ok]);
+    assert!(
+        !committed.woke_waiters,
+        "an event nobody waits for wakes nobody"
     );
+    let mut p = point("publisher", publisher, json!({"pc": 2}));
+    p.events = vec![new_event("publisher:event#2", "go", None, None)];
+    p.now = 300;
+    let committed = h
+        .store
+        .commit_group(vec![p], Vec::new())
+        .await
+        .expect("commit");
+    assert_eq!(committed.outcomes, vec![PointOutcome::Ok]);
+    assert!(committed.woke_waiters, "the plain run was made due");
     assert_eq!(wake_at(h, "plain").await, Some(300));
 }
 

@@ -5,8 +5,8 @@
 use serde_json::json;
 use store::{
     ApprovalDecision, ApprovalStatus, ApprovalWrite, DecisionRefused, Error, GroupClaim,
-    GroupWrite, GroupWritten, MemoryOp, NewApproval, NoticeReason, OwedNotice, PointOutcome,
-    RunStatus, Store,
+    GroupCommitted, GroupWrite, GroupWritten, MemoryOp, NewApproval, NoticeReason, OwedNotice,
+    PointOutcome, RunStatus, Store,
 };
 
 use crate::harness::{Harness, point, started_run};
@@ -76,7 +76,9 @@ pub async fn decisions_ride_on_a_group_commit_and_claim_their_run(h: &Harness) {
         channel: Some("log".to_owned()),
         detail: json!({"ok": true}),
     };
-    let (outcomes, written) = s
+    let GroupCommitted {
+        outcomes, written, ..
+    } = s
         .commit_group(
             vec![point("r3", epoch3, json!({"pc": 2}))],
             vec![
@@ -135,7 +137,7 @@ pub async fn decisions_ride_on_a_group_commit_and_claim_their_run(h: &Harness) {
 
     // A decision that settles nothing (already decided) is refused; a claim
     // of a run that somebody leases is not made.
-    let (_, again) = s
+    let GroupCommitted { written: again, .. } = s
         .commit_group(Vec::new(), vec![decide("r2", "m@x", Some(claim.clone()))])
         .await
         .expect("the group commits");
@@ -151,7 +153,7 @@ pub async fn decisions_ride_on_a_group_commit_and_claim_their_run(h: &Harness) {
         .await
         .expect("the claim runs")
         .expect("r1 is free");
-    let (_, held) = s
+    let GroupCommitted { written: held, .. } = s
         .commit_group(Vec::new(), vec![decide("r1", "m@x", Some(claim))])
         .await
         .expect("the group commits");
@@ -189,7 +191,9 @@ pub async fn a_fenced_point_in_a_group_leaves_its_approvals_and_memory_out(h: &H
         }];
         p
     };
-    let (outcomes, written) = s
+    let GroupCommitted {
+        outcomes, written, ..
+    } = s
         .commit_group(
             vec![
                 asking("r1", epoch1),
@@ -264,7 +268,7 @@ pub async fn votes_in_one_group_are_judged_in_the_order_of_the_writes(h: &Harnes
         owner: "n2".to_owned(),
         ttl_ms: 1_000,
     };
-    let (_, written) = s
+    let GroupCommitted { written, .. } = s
         .commit_group(
             Vec::new(),
             vec![
@@ -383,7 +387,7 @@ pub async fn a_failed_group_write_leaves_the_whole_group_unwritten(h: &Harness) 
     let after = s.run("r1").await.expect("read").expect("r1");
     assert_eq!((after.state, after.version), (before.state, before.version));
     // The writer is usable again: the next group commits.
-    let (outcomes, _) = s
+    let GroupCommitted { outcomes, .. } = s
         .commit_group(vec![point("r1", epoch, json!({"pc": 10}))], Vec::new())
         .await
         .expect("the next group commits");

@@ -211,7 +211,10 @@ pub async fn a_notification_owed_claimed_is_hidden_until_done_in_a_group_commit(
         .commit_group(Vec::new(), vec![GroupWrite::NoticeDone(notice.clone())])
         .await
         .expect("the group commits");
-    assert!(matches!(stale.1.as_slice(), [Ok(GroupWritten::NoticeDone)]));
+    assert!(matches!(
+        stale.written.as_slice(),
+        [Ok(GroupWritten::NoticeDone)]
+    ));
     let again = OwedNotice {
         owed_at: 200,
         ..notice
