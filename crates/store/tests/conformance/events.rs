@@ -223,29 +223,25 @@ pub async fn publishing_wakes_the_runs_that_wait(h: &Harness) {
 
     // Published by another run's durable point, in its commit, which tells
     // whether it made a waiting run due (so a worker need look only then).
-    let mut p = point("publisher", publisher, json!({"pc": 1}));
-    p.events = vec![new_event("publisher:event#1", "nobody-waits", None, None)];
-    p.now = 250;
-    let committed = h
-        .store
-        .commit_group(vec![p], Vec::new())
-        .await
-        .expect("commit");
-    assert_eq!(committed.outcomes, vec![PointOutcome::Ok]);
+    let publish = |n: i64, name: &'static str| {
+        let mut p = point("publisher", publisher, json!({"pc": n}));
+        p.events = vec![new_event(&format!("publisher:event#{n}"), name, None, None)];
+        p.now = 200 + 50 * n;
+        async move {
+            let committed = h
+                .store
+                .commit_group(vec![p], Vec::new())
+                .await
+                .expect("commit");
+            assert_eq!(committed.outcomes, vec![PointOutcome::Ok]);
+            committed.woke_waiters
+        }
+    };
     assert!(
-        !committed.woke_waiters,
+        !publish(1, "nobody-waits").await,
         "an event nobody waits for wakes nobody"
     );
-    let mut p = point("publisher", publisher, json!({"pc": 2}));
-    p.events = vec![new_event("publisher:event#2", "go", None, None)];
-    p.now = 300;
-    let committed = h
-        .store
-        .commit_group(vec![p], Vec::new())
-        .await
-        .expect("commit");
-    assert_eq!(committed.outcomes, vec![PointOutcome::Ok]);
-    assert!(committed.woke_waiters, "the plain run was made due");
+    assert!(publish(2, "go").await, "the plain run was made due");
     assert_eq!(wake_at(h, "plain").await, Some(300));
 }
 
