@@ -139,9 +139,8 @@ impl Runtime {
     /// how many runs it started. The runs are created, not driven: a worker
     /// (or [`drive`](Self::drive)) drives them, and is woken for them.
     pub async fn start_triggered(&self) -> Result<usize> {
-        let triggers = self.inner.triggers.clone();
         let mut started = 0;
-        for trigger in &triggers {
+        for trigger in &self.inner.triggers {
             started += self.trigger_pass(trigger).await?;
         }
         if started > 0 {
