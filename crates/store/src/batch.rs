@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::approval::{ApprovalWrite, NewApproval};
-use crate::group::{GroupWrite, GroupWritten};
+use crate::group::{GroupCommitted, GroupWrite, GroupWritten};
 use crate::model::{DurablePoint, MemoryOp, PointOutcome, StepStatus, StepWrite};
 use crate::{Error, MAX_VALUE_BYTES, Result};
 
@@ -144,6 +144,20 @@ pub(crate) struct PreparedBatch {
 }
 
 impl PreparedBatch {
+    /// What the group commit of this batch did, once it has: the points'
+    /// outcomes as the commit settled them, with the writes' results.
+    pub(crate) fn committed(
+        self,
+        written: Vec<Result<GroupWritten>>,
+        woke_waiters: bool,
+    ) -> GroupCommitted {
+        GroupCommitted {
+            outcomes: self.outcomes,
+            written,
+            woke_waiters,
+        }
+    }
+
     /// Whether any point is left to write.
     pub(crate) fn is_empty(&self) -> bool {
         self.rounds.is_empty()

@@ -848,11 +848,7 @@ impl Store for PostgresStore {
     ) -> Result<crate::GroupCommitted> {
         let mut batch = batch::prepare(points);
         if batch.is_empty() && writes.is_empty() {
-            return Ok(crate::GroupCommitted {
-                outcomes: batch.outcomes,
-                written: Vec::new(),
-                woke_waiters: false,
-            });
+            return Ok(batch.committed(Vec::new(), false));
         }
         // Two nodes' batches that touch the same rows in another order can
         // deadlock; PostgreSQL then aborts one transaction, which wrote
@@ -861,13 +857,7 @@ impl Store for PostgresStore {
         let mut retries = 0;
         loop {
             match self.commit_once(&mut batch, &writes).await {
-                Ok((written, woke_waiters)) => {
-                    return Ok(crate::GroupCommitted {
-                        outcomes: batch.outcomes,
-                        written,
-                        woke_waiters,
-                    });
-                }
+                Ok((written, woke_waiters)) => return Ok(batch.committed(written, woke_waiters)),
                 Err(error) if error.is_transient() && retries < COMMIT_RETRIES => {
                     retries += 1;
                     tracing::warn!(%error, retries, "group commit aborted by the database; retrying");

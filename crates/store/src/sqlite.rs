@@ -1479,25 +1479,19 @@ impl Store for SqliteStore {
         writes: Vec<crate::GroupWrite>,
     ) -> Result<crate::GroupCommitted> {
         let mut batch = batch::prepare(points);
-        let committed =
-            |batch: batch::PreparedBatch, written, woke_waiters| crate::GroupCommitted {
-                outcomes: batch.outcomes,
-                written,
-                woke_waiters,
-            };
         if batch.is_empty() && writes.is_empty() {
-            return Ok(committed(batch, Vec::new(), false));
+            return Ok(batch.committed(Vec::new(), false));
         }
         if batch.is_empty()
             && let Some(taken) = group_docs::take(&writes)
         {
             let passed = self.commit_in_one(None, &taken).await?;
-            return Ok(committed(batch, passed.written, false));
+            return Ok(batch.committed(passed.written, false));
         }
         if let Some(pass) = batch.single_pass()? {
             let passed = self.commit_single_pass(pass, &batch, &writes).await?;
             batch.settle(&passed.unwritten);
-            return Ok(committed(batch, passed.written, passed.woke_waiters));
+            return Ok(batch.committed(passed.written, passed.woke_waiters));
         }
         // IMMEDIATE takes the write lock up front: a deferred transaction that
         // reads first could fail to upgrade if another process wrote meanwhile.
@@ -1506,7 +1500,7 @@ impl Store for SqliteStore {
         let woke_waiters = batch::apply(&mut tx, &mut batch).await?;
         let written = apply_writes(&mut tx, &writes).await?;
         tx.0.commit().await?;
-        Ok(committed(batch, written, woke_waiters))
+        Ok(batch.committed(written, woke_waiters))
     }
 
     async fn approvals(&self, filter: crate::ApprovalFilter) -> Result<Vec<crate::ApprovalRecord>> {
