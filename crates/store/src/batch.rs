@@ -510,11 +510,11 @@ enum Text<'a> {
 }
 
 /// The long texts of a single-pass commit, side by side in one blob bound
-/// beside its documents. Inside a document such a text is a JSON string:
-/// serde escapes every quote of it, and SQLite parses and unescapes it
-/// again in every statement that reads that document. A run's state (most
-/// of a point's bytes) is JSON full of quotes; as a slice of the blob it is
-/// copied, never escaped or scanned.
+/// beside its documents. Inside a document such a text would be part of its
+/// row, and SQLite copies a row's whole value out of the document for every
+/// `j.value ->> i` that reads one of its fields: a run's state (most of a
+/// point's bytes) would be copied once per column. As a slice of the blob
+/// it is copied once, by the one `substr` that reads it.
 #[derive(Default)]
 pub(crate) struct SideTexts(Vec<u8>);
 
@@ -544,7 +544,7 @@ fn long_text<'a>(side: &mut Option<&mut SideTexts>, text: &'a str) -> Text<'a> {
 /// names as keys) or, in a single pass, as an array in field order: SQLite
 /// finds an object's key by comparing it with every key before it, row by
 /// row and column by column, while an index only skips the elements before
-/// it, and an array leaves the keys out of the text it parses.
+/// it, and an array leaves the keys out of the document.
 /// `FIELDS` names the positions, so the single pass's SQL is the same
 /// statements with `j.value ->> 'name'` turned into `j.value ->> i`.
 macro_rules! doc_row {
@@ -698,11 +698,11 @@ doc_row! {
 /// The approval documents of a single pass (`None`: no rows).
 pub(crate) struct ApprovalDocs {
     /// New requests, each with its `created` audit entry.
-    pub(crate) requests: Option<String>,
+    pub(crate) requests: Option<Jsonb>,
     /// Their link tokens.
-    pub(crate) tokens: Option<String>,
+    pub(crate) tokens: Option<Jsonb>,
     /// The notifications they owe.
-    pub(crate) owed: Option<String>,
+    pub(crate) owed: Option<Jsonb>,
 }
 
 impl ApprovalDocs {
@@ -768,9 +768,9 @@ fn approval_docs(points: &[&PreparedPoint]) -> Result<ApprovalDocs> {
         }
     }
     Ok(ApprovalDocs {
-        requests: rows_doc(&requests, true, ApprovalRow::positional)?,
-        tokens: rows_doc(&tokens, true, TokenRow::positional)?,
-        owed: rows_doc(&owed, true, OwedRow::positional)?,
+        requests: rows_doc(&requests, ApprovalRow::positional)?,
+        tokens: rows_doc(&tokens, TokenRow::positional)?,
+        owed: rows_doc(&owed, OwedRow::positional)?,
     })
 }
 
@@ -782,19 +782,58 @@ pub(crate) fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
     })
 }
 
-/// The JSON documents of one round's row writes (`None`: no rows).
-pub(crate) struct RowDocs {
-    pub(crate) steps: Option<String>,
-    pub(crate) events: Option<String>,
-    pub(crate) journal: Option<String>,
+/// How a commit document is written: JSON text of objects (the statements
+/// of [`PreparedBatch::apply`], on either backend), or SQLite's binary JSON
+/// of arrays ([`Jsonb`], the single pass).
+pub(crate) trait DocFormat: Sized {
+    /// Whether rows are arrays in field order rather than objects.
+    const POSITIONAL: bool;
+
+    /// `rows` as one document.
+    fn encode<T: Serialize>(rows: &[T]) -> Result<Self>;
+}
+
+impl DocFormat for String {
+    const POSITIONAL: bool = false;
+
+    fn encode<T: Serialize>(rows: &[T]) -> Result<Self> {
+        to_doc(rows)
+    }
+}
+
+/// A document in SQLite's binary JSON ([JSONB](https://sqlite.org/jsonb.html)):
+/// `jsonb_each` walks it as it is, where JSON text would be parsed into
+/// this form first, in every statement that reads it. Strings go in raw
+/// (no escapes), integers as their digits.
+pub(crate) struct Jsonb(pub(crate) Vec<u8>);
+
+impl Jsonb {
+    /// An empty array, for a document with no rows.
+    pub(crate) const EMPTY: &'static [u8] = &[0x0b];
+}
+
+impl DocFormat for Jsonb {
+    const POSITIONAL: bool = true;
+
+    fn encode<T: Serialize>(rows: &[T]) -> Result<Self> {
+        serde_sqlite_jsonb::to_vec(&rows)
+            .map(Jsonb)
+            .map_err(Error::Jsonb)
+    }
+}
+
+/// The documents of one round's row writes (`None`: no rows).
+pub(crate) struct RowDocs<D> {
+    pub(crate) steps: Option<D>,
+    pub(crate) events: Option<D>,
+    pub(crate) journal: Option<D>,
 }
 
 /// The creation rows of a round's points that create their run.
-fn creates_doc(
+fn creates_doc<D: DocFormat>(
     round: &[PreparedPoint],
     mut side: Option<&mut SideTexts>,
-) -> Result<Option<String>> {
-    let positional = side.is_some();
+) -> Result<Option<D>> {
     let creates: Vec<CreateRow<'_>> = round
         .iter()
         .filter_map(|p| {
@@ -818,12 +857,14 @@ fn creates_doc(
             })
         })
         .collect();
-    rows_doc(&creates, positional, CreateRow::positional)
+    rows_doc(&creates, CreateRow::positional)
 }
 
 /// The fenced run updates of a round's points on existing runs.
-fn runs_doc(round: &[PreparedPoint], mut side: Option<&mut SideTexts>) -> Result<Option<String>> {
-    let positional = side.is_some();
+fn runs_doc<D: DocFormat>(
+    round: &[PreparedPoint],
+    mut side: Option<&mut SideTexts>,
+) -> Result<Option<D>> {
     let runs: Vec<RunRow<'_>> = round
         .iter()
         .filter(|p| p.create.is_none())
@@ -839,12 +880,14 @@ fn runs_doc(round: &[PreparedPoint], mut side: Option<&mut SideTexts>) -> Result
             release: p.release,
         })
         .collect();
-    rows_doc(&runs, positional, RunRow::positional)
+    rows_doc(&runs, RunRow::positional)
 }
 
 /// The step, event and journal rows of `points`.
-fn row_docs(points: &[&PreparedPoint], mut side: Option<&mut SideTexts>) -> Result<RowDocs> {
-    let positional = side.is_some();
+fn row_docs<D: DocFormat>(
+    points: &[&PreparedPoint],
+    mut side: Option<&mut SideTexts>,
+) -> Result<RowDocs<D>> {
     let steps: Vec<StepRow<'_>> = points
         .iter()
         .flat_map(|p| {
@@ -894,31 +937,30 @@ fn row_docs(points: &[&PreparedPoint], mut side: Option<&mut SideTexts>) -> Resu
         })
         .collect();
     Ok(RowDocs {
-        steps: rows_doc(&steps, positional, StepRow::positional)?,
-        events: rows_doc(&events, positional, EventRow::positional)?,
-        journal: rows_doc(&journal, positional, JournalRow::positional)?,
+        steps: rows_doc(&steps, StepRow::positional)?,
+        events: rows_doc(&events, EventRow::positional)?,
+        journal: rows_doc(&journal, JournalRow::positional)?,
     })
 }
 
-/// The document of `rows` (`None`: no rows): objects, or with `positional`
-/// (the single pass, which also puts long texts beside it) arrays.
-fn rows_doc<'r, R: Serialize, P: Serialize>(
+/// The document of `rows` (`None`: no rows): objects, or in a positional
+/// format (the single pass's, which also puts long texts beside it) arrays.
+fn rows_doc<'r, D: DocFormat, R: Serialize, P: Serialize>(
     rows: &'r [R],
-    positional: bool,
     array: impl Fn(&'r R) -> P,
-) -> Result<Option<String>> {
-    if positional {
+) -> Result<Option<D>> {
+    if D::POSITIONAL {
         non_empty_doc(&rows.iter().map(array).collect::<Vec<_>>())
     } else {
         non_empty_doc(rows)
     }
 }
 
-fn non_empty_doc<T: Serialize>(rows: &[T]) -> Result<Option<String>> {
+fn non_empty_doc<D: DocFormat, T: Serialize>(rows: &[T]) -> Result<Option<D>> {
     if rows.is_empty() {
         Ok(None)
     } else {
-        to_doc(rows).map(Some)
+        D::encode(rows).map(Some)
     }
 }
 
@@ -941,13 +983,13 @@ fn settle_unwritten(outcomes: &mut [PointOutcome], point: &PreparedPoint, exists
 /// A batch that one set of statements can write without looking at any
 /// result in between (see [`PreparedBatch::single_pass`]).
 pub(crate) struct SinglePass {
-    pub(crate) creates: Option<String>,
-    pub(crate) runs: Option<String>,
-    pub(crate) rows: RowDocs,
+    pub(crate) creates: Option<Jsonb>,
+    pub(crate) runs: Option<Jsonb>,
+    pub(crate) rows: RowDocs<Jsonb>,
     /// Runs whose point waits for nothing (their registered waits go).
-    pub(crate) cleared: Option<String>,
+    pub(crate) cleared: Option<Jsonb>,
     /// Every run id of the batch, to find the points that were not written.
-    pub(crate) ids: String,
+    pub(crate) ids: Jsonb,
     /// The latest `now` of the batch (wake-ups of waiters use it).
     pub(crate) now: i64,
     /// The states and journal entries the documents refer to.
@@ -995,7 +1037,7 @@ impl PreparedBatch {
             rows: row_docs(&all, Some(&mut texts))?,
             approvals: approval_docs(&all)?,
             cleared: non_empty_doc(&cleared)?,
-            ids: to_doc(&ids)?,
+            ids: Jsonb::encode(&ids)?,
             now: round.iter().map(|p| p.now).max().unwrap_or(0),
             texts,
             trailing,
@@ -1055,11 +1097,11 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
     for round in &batch.rounds {
         // A new run's row is inserted with its first point's fields, so that
         // point needs no fencing update; an existing id leaves it out.
-        let created: HashSet<String> = match creates_doc(round, None)? {
+        let created: HashSet<String> = match creates_doc::<String>(round, None)? {
             Some(doc) => tx.create_runs(&doc).await?.into_iter().collect(),
             None => HashSet::new(),
         };
-        let updated: HashSet<String> = match runs_doc(round, None)? {
+        let updated: HashSet<String> = match runs_doc::<String>(round, None)? {
             Some(doc) => tx.fence(&doc).await?.into_iter().collect(),
             None => HashSet::new(),
         };
@@ -1085,7 +1127,7 @@ pub(crate) async fn apply<T: CommitTx>(tx: &mut T, batch: &mut PreparedBatch) ->
             }
         }
 
-        let rows = row_docs(&live, None)?;
+        let rows = row_docs::<String>(&live, None)?;
         tx.write_rows(
             rows.steps.as_deref(),
             rows.events.as_deref(),

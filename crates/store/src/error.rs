@@ -50,6 +50,9 @@ pub enum Error {
     /// A status column held a name this code does not know.
     #[error("unknown status {0:?} in the database")]
     UnknownStatus(String),
+    /// A single pass's commit document could not be written as JSONB.
+    #[error("cannot write a commit document as JSONB: {0}")]
+    Jsonb(#[source] serde_sqlite_jsonb::Error),
     /// A JSON column held text that is not JSON.
     #[error("column {column} holds invalid JSON: {source}")]
     BadJson {

@@ -458,20 +458,20 @@ fn single_pass_query<'q>(
     for param in order {
         query = match param {
             SinglePassParam::Mark => query.bind(mark),
-            SinglePassParam::Creates => query.bind(doc_or_empty(pass.creates.as_deref())),
-            SinglePassParam::Runs => query.bind(doc_or_empty(pass.runs.as_deref())),
-            SinglePassParam::Steps => query.bind(doc_or_empty(pass.rows.steps.as_deref())),
-            SinglePassParam::Events => query.bind(doc_or_empty(pass.rows.events.as_deref())),
-            SinglePassParam::Journal => query.bind(doc_or_empty(pass.rows.journal.as_deref())),
-            SinglePassParam::Cleared => query.bind(doc_or_empty(pass.cleared.as_deref())),
+            SinglePassParam::Creates => query.bind(jsonb_or_empty(pass.creates.as_ref())),
+            SinglePassParam::Runs => query.bind(jsonb_or_empty(pass.runs.as_ref())),
+            SinglePassParam::Steps => query.bind(jsonb_or_empty(pass.rows.steps.as_ref())),
+            SinglePassParam::Events => query.bind(jsonb_or_empty(pass.rows.events.as_ref())),
+            SinglePassParam::Journal => query.bind(jsonb_or_empty(pass.rows.journal.as_ref())),
+            SinglePassParam::Cleared => query.bind(jsonb_or_empty(pass.cleared.as_ref())),
             SinglePassParam::Now => query.bind(pass.now),
-            SinglePassParam::Ids => query.bind(pass.ids.as_str()),
+            SinglePassParam::Ids => query.bind(pass.ids.0.as_slice()),
             SinglePassParam::Texts => query.bind(pass.texts.bytes()),
             SinglePassParam::Approvals => {
-                query.bind(doc_or_empty(pass.approvals.requests.as_deref()))
+                query.bind(jsonb_or_empty(pass.approvals.requests.as_ref()))
             }
-            SinglePassParam::Tokens => query.bind(doc_or_empty(pass.approvals.tokens.as_deref())),
-            SinglePassParam::Owed => query.bind(doc_or_empty(pass.approvals.owed.as_deref())),
+            SinglePassParam::Tokens => query.bind(jsonb_or_empty(pass.approvals.tokens.as_ref())),
+            SinglePassParam::Owed => query.bind(jsonb_or_empty(pass.approvals.owed.as_ref())),
         };
     }
     query
@@ -921,6 +921,11 @@ async fn apply_writes(
 /// A document to bind, `[]` (which writes nothing) when there are no rows.
 fn doc_or_empty(doc: Option<&str>) -> &str {
     doc.unwrap_or("[]")
+}
+
+/// A single pass's document to bind, an empty array when there are no rows.
+fn jsonb_or_empty(doc: Option<&batch::Jsonb>) -> &[u8] {
+    doc.map_or(batch::Jsonb::EMPTY, |doc| doc.0.as_slice())
 }
 
 /// A fresh mark for a single-pass commit. It only has to differ from the
@@ -1792,6 +1797,66 @@ mod tests {
         );
         use SinglePassParam::*;
         assert_eq!(order, vec![Mark, Now, Ids]);
+    }
+
+    // The single pass binds its documents as JSONB: every value a row can
+    // hold must read back through `->>` as it does from JSON text, strings
+    // with quotes, escapes, control and non-ASCII characters included.
+    #[tokio::test]
+    async fn a_jsonb_document_reads_back_as_its_json_text_does() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join("jsonb.db"))
+            .await
+            .expect("opens");
+        type Row<'a> = (&'a str, Option<&'a str>, i64, bool, [usize; 2]);
+        let rows: Vec<Row<'_>> = vec![
+            ("plain", None, 0, true, [1, 2]),
+            (
+                "\"quoted\" \\ back\nline\t\u{1}",
+                Some("{\"a\":[1]}"),
+                -42,
+                false,
+                [0, 0],
+            ),
+            (
+                "élan 日本 🙂",
+                Some(""),
+                i64::MAX,
+                true,
+                [usize::MAX >> 12, 7],
+            ),
+            ("", Some("null"), i64::MIN, false, [3, 4]),
+        ];
+        let read = |doc: &'static str| {
+            format!(
+                "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
+                 j.value ->> '$[4][0]', j.value ->> '$[4][1]' FROM jsonb_each({doc}) AS j \
+                 ORDER BY j.key"
+            )
+        };
+        type Read = (String, Option<String>, i64, bool, i64, i64);
+        let mut conn = store.writer.acquire().await.expect("a connection");
+        let jsonb = <batch::Jsonb as batch::DocFormat>::encode(&rows).expect("encodes");
+        let from_jsonb: Vec<Read> = sqlx::query_as(sqlx::AssertSqlSafe(read("?")))
+            .bind(jsonb.0.as_slice())
+            .fetch_all(&mut *conn)
+            .await
+            .expect("reads the JSONB document");
+        let text = batch::to_doc(&rows).expect("encodes");
+        let from_text: Vec<Read> = sqlx::query_as(sqlx::AssertSqlSafe(read("?")))
+            .bind(text.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .expect("reads the JSON document");
+        assert_eq!(from_jsonb, from_text);
+        assert_eq!(from_jsonb.len(), rows.len());
+        assert_eq!(from_jsonb[1].0, rows[1].0);
+        let empty: i64 = sqlx::query_scalar("SELECT count(*) FROM jsonb_each(?)")
+            .bind(batch::Jsonb::EMPTY)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("reads the empty document");
+        assert_eq!(empty, 0);
     }
 
     // Nearly every group commit publishes, so the wake-up statements run at
