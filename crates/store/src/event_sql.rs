@@ -80,9 +80,12 @@ SELECT seq, id, name, key, target_bot, payload, from_bot, from_run, at FROM even
 /// every group commit: the waiting runs must be found through `event_waits`
 /// and the primary key, never by scanning the `(status, wake_at)` index over
 /// every waiting run. The unary `+` keeps SQLite's planner off that index.
+/// While no run waits for an event, the `EXISTS`, evaluated once before the
+/// loop, skips the look-ups of the commit's events altogether.
 pub(crate) const WAKE_WAITERS_DOC_SQLITE: &str = "\
 UPDATE runs SET wake_at = $2
 WHERE +status = 'waiting' AND (wake_at IS NULL OR wake_at > $2)
+AND EXISTS (SELECT 1 FROM event_waits)
 AND id IN (SELECT w.run_id FROM jsonb_each($1) AS j
            JOIN event_waits AS w ON w.name = j.value ->> 'name'
            WHERE w.key = j.value ->> 'key'

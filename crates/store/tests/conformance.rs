@@ -79,6 +79,7 @@ conformance!(
     the_outcome_of_a_run_is_its_record_without_state,
     stale_epoch_is_fenced_while_the_batch_commits,
     a_stale_plain_point_writes_no_row_beside_a_live_one,
+    a_batch_writes_every_step_and_event_in_order_whatever_its_size,
     unknown_run_is_rejected,
     steps_are_recorded_exactly_once,
     attempts_are_counted,
@@ -499,6 +500,123 @@ async fn stale_epoch_is_fenced_while_the_batch_commits(h: &Harness) {
 
     // The new holder's epoch commits.
     commit_one(h, point("a", taken.lease_epoch, json!({"from": "new"}))).await;
+}
+
+/// Batches of one to seventy steps and events, each beside a fenced point:
+/// at every size each row is written whole, events in the batch's order,
+/// and the fenced point's rows are left out.
+async fn a_batch_writes_every_step_and_event_in_order_whatever_its_size(h: &Harness) {
+    let s = &h.store;
+    // (runs, steps and events per run): 1, 4, 6, 32, 33 and 70 rows of each.
+    let sizes = [(1, 1), (2, 2), (3, 2), (4, 8), (3, 11), (5, 14)];
+    let (stale, _, _) = a_taken_over_beside_b(h).await;
+    let mut after_seq = 0;
+    for (batch, (runs, per_run)) in sizes.into_iter().enumerate() {
+        let mut points = Vec::new();
+        let mut expected = Vec::new();
+        for r in 0..runs {
+            let run = format!("big-{batch}-{r}");
+            let epoch = started_run(s, &run).await;
+            let mut p = point(&run, epoch, json!({"batch": batch}));
+            for i in 0..per_run {
+                let mut write = step(&format!("{}", i + 1), StepStatus::Done, i + 1, None);
+                write.answer = Some(json!({"run": run, "i": i, "quote": "\"'\\"}));
+                write.bot = (i % 2 == 0).then(|| format!("bot-{i}"));
+                write.finished_at = Some(i64::from(i) * 7);
+                p.steps.push(write);
+                let mut e = event(
+                    &format!("{run}:e{i}"),
+                    &format!("name-{}", i % 3),
+                    json!([i]),
+                );
+                e.key = (i % 2 == 1).then(|| format!("key-{i}"));
+                e.target_bot = (i % 3 == 2).then(|| "target".to_owned());
+                e.from_run = Some(run.clone());
+                expected.push(e.clone());
+                p.events.push(e);
+            }
+            points.push(p);
+        }
+        // A fenced point in the middle of the batch writes nothing.
+        let mut fenced = point("a", stale, json!({"from": "stale"}));
+        fenced.steps = vec![step("1", StepStatus::Done, 1, None)];
+        fenced.events = vec![event(&format!("a:fenced-{batch}"), "fenced", json!(1))];
+        points.insert(points.len() / 2, fenced);
+        let outcomes = s.commit(points).await.expect("the batch commits");
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == PointOutcome::Fenced)
+                .count(),
+            1
+        );
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == PointOutcome::Ok).count(),
+            runs
+        );
+
+        let written = s
+            .events(EventFilter {
+                after_seq,
+                limit: 1000,
+                ..EventFilter::default()
+            })
+            .await
+            .expect("events read");
+        after_seq = written.last().map_or(after_seq, |e| e.seq);
+        let got: Vec<_> = written
+            .iter()
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    e.name.clone(),
+                    e.key.clone(),
+                    e.target_bot.clone(),
+                    e.payload.clone(),
+                    e.from_bot.clone(),
+                    e.from_run.clone(),
+                )
+            })
+            .collect();
+        let want: Vec<_> = expected
+            .into_iter()
+            .map(|e| {
+                (
+                    e.id,
+                    e.name,
+                    e.key,
+                    e.target_bot,
+                    e.payload,
+                    e.from_bot,
+                    e.from_run,
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "batch {batch}: every event, in order");
+        for r in 0..runs {
+            let run = format!("big-{batch}-{r}");
+            let steps = s.steps(&run).await.expect("steps read");
+            assert_eq!(steps.len(), per_run as usize, "batch {batch}, {run}");
+            for i in 0..per_run {
+                let row = steps
+                    .iter()
+                    .find(|row| row.path == format!("{}", i + 1))
+                    .expect("every step has its row");
+                assert_eq!(row.attempts, i + 1);
+                assert_eq!(row.status, StepStatus::Done);
+                assert_eq!(row.bot, (i % 2 == 0).then(|| format!("bot-{i}")));
+                assert_eq!(
+                    row.answer,
+                    Some(json!({"run": run, "i": i, "quote": "\"'\\"}))
+                );
+                assert_eq!(
+                    (row.started_at, row.finished_at),
+                    (Some(50), Some(i64::from(i) * 7))
+                );
+            }
+        }
+    }
+    assert!(s.steps("a").await.expect("read").is_empty());
 }
 
 /// The batch SQLite writes in one pass (plain points: no memory, approvals
