@@ -816,9 +816,9 @@ impl DocFormat for Jsonb {
     const POSITIONAL: bool = true;
 
     fn encode<T: Serialize>(rows: &[T]) -> Result<Self> {
-        serde_sqlite_jsonb::to_vec(&rows)
+        crate::jsonb::to_vec(rows)
             .map(Jsonb)
-            .map_err(Error::Jsonb)
+            .map_err(|e| Error::Jsonb(e.to_string()))
     }
 }
 

@@ -52,7 +52,7 @@ pub enum Error {
     UnknownStatus(String),
     /// A single pass's commit document could not be written as JSONB.
     #[error("cannot write a commit document as JSONB: {0}")]
-    Jsonb(#[source] serde_sqlite_jsonb::Error),
+    Jsonb(String),
     /// A JSON column held text that is not JSON.
     #[error("column {column} holds invalid JSON: {source}")]
     BadJson {

@@ -53,6 +53,7 @@ mod error;
 mod event;
 mod event_sql;
 mod group;
+mod jsonb;
 mod model;
 mod notice_sql;
 mod postgres;

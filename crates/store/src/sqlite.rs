@@ -1809,7 +1809,7 @@ mod tests {
             .await
             .expect("opens");
         type Row<'a> = (&'a str, Option<&'a str>, i64, bool, [usize; 2]);
-        let rows: Vec<Row<'_>> = vec![
+        let mut rows: Vec<Row<'_>> = vec![
             ("plain", None, 0, true, [1, 2]),
             (
                 "\"quoted\" \\ back\nline\t\u{1}",
@@ -1827,6 +1827,9 @@ mod tests {
             ),
             ("", Some("null"), i64::MIN, false, [3, 4]),
         ];
+        // Texts past each header width: one, two and four size bytes.
+        let (long, longer) = ("\"ü".repeat(100), "x\n".repeat(40_000));
+        rows.push((&long, Some(&longer), 12, true, [12, 300]));
         let read = |doc: &'static str| {
             format!(
                 "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
