@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use store::{
-    AnyStore, DurablePoint, GroupCommitted, GroupWrite, GroupWritten, PointOutcome, Store,
+    AnyStore, DurablePoint, GroupCommitted, GroupWrite, GroupWritten, PointOutcome, ReadyPoint,
+    Store,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -37,7 +38,9 @@ type WriteReply = oneshot::Sender<Result<store::Result<GroupWritten>, String>>;
 // cost an allocation per point.
 #[allow(clippy::large_enum_variant)]
 enum Job {
-    Point(DurablePoint, Reply),
+    /// Made ready by the sender ([`Committer::commit`]), not by the
+    /// committer, which writes one batch after another.
+    Point(ReadyPoint, Reply),
     /// A decision or an approval audit, applied after the batch's points.
     Write(GroupWrite, WriteReply),
 }
@@ -102,6 +105,7 @@ impl Committer {
     /// transaction has committed.
     pub(crate) async fn commit(&self, point: DurablePoint) -> Result<PointOutcome> {
         let (reply, answer) = oneshot::channel();
+        let point = ReadyPoint::new(point);
         self.tx
             .send(Job::Point(point, reply))
             .map_err(|_| Error::Closed)?;
@@ -160,12 +164,12 @@ struct Wake {
 
 impl Wake {
     /// Whether an event of `points` starts a `TRIGGER ON EVENT` script here.
-    fn names_a_trigger(&self, points: &[DurablePoint]) -> bool {
+    fn names_a_trigger(&self, points: &[ReadyPoint]) -> bool {
         !self.trigger_events.is_empty()
-            && points.iter().flat_map(|p| &p.events).any(|e| {
-                self.trigger_events
-                    .contains(&store::canonical_event_name(&e.name))
-            })
+            && points
+                .iter()
+                .flat_map(ReadyPoint::event_names)
+                .any(|name| self.trigger_events.contains(name))
     }
 
     /// After a batch that published events: this process's worker only when
@@ -212,10 +216,10 @@ async fn run(
         }
         let count = points.len() as u64;
         // Read before the points go to the store.
-        let published = points.iter().any(|p| !p.events.is_empty());
+        let published = points.iter().any(|p| p.event_names().next().is_some());
         let triggers = published && wake.names_a_trigger(&points);
         let result = store
-            .commit_group(std::mem::take(&mut points), std::mem::take(&mut writes))
+            .commit_ready(std::mem::take(&mut points), std::mem::take(&mut writes))
             .await;
         match result {
             Ok(GroupCommitted {

@@ -186,12 +186,12 @@ impl Store for AnyStore {
         delegate!(self.commit(points))
     }
 
-    async fn commit_group(
+    async fn commit_ready(
         &self,
-        points: Vec<DurablePoint>,
+        points: Vec<crate::ReadyPoint>,
         writes: Vec<crate::GroupWrite>,
     ) -> Result<crate::GroupCommitted> {
-        delegate!(self.commit_group(points, writes))
+        delegate!(self.commit_ready(points, writes))
     }
 
     async fn approvals(&self, filter: ApprovalFilter) -> Result<Vec<ApprovalRecord>> {

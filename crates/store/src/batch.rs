@@ -297,13 +297,51 @@ fn opt_json(value: Option<&Value>, what: impl FnOnce() -> String) -> Result<Opti
 }
 
 /// Validates and serialises every point and splits them into rounds.
-pub(crate) fn prepare(points: Vec<DurablePoint>) -> PreparedBatch {
+/// A durable point checked and serialised for a group commit: what a store
+/// does to every point before its transaction, done ahead, by whoever
+/// makes the point, so that a group committer, which writes one batch after
+/// another, spends none of its time between two transactions on it
+/// ([`Store::commit_ready`](crate::Store::commit_ready)). A point that
+/// fails its checks carries why, and is rejected in its batch.
+pub struct ReadyPoint(std::result::Result<PreparedPoint, String>);
+
+impl ReadyPoint {
+    /// Checks and serialises `point`.
+    pub fn new(point: DurablePoint) -> ReadyPoint {
+        ReadyPoint(prepare_point(point).map_err(|error| error.to_string()))
+    }
+
+    /// The canonical names ([`canonical_event_name`](crate::canonical_event_name))
+    /// of the events the point publishes (none for a rejected point).
+    pub fn event_names(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .flat_map(|point| point.events.iter().map(|e| e.name.as_str()))
+    }
+}
+
+impl std::fmt::Debug for ReadyPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(point) => f
+                .debug_struct("ReadyPoint")
+                .field("run_id", &point.run_id)
+                .field("epoch", &point.epoch)
+                .finish_non_exhaustive(),
+            Err(reason) => f.debug_tuple("ReadyPoint").field(reason).finish(),
+        }
+    }
+}
+
+/// The batch of `points`, numbered in order, in rounds of one point per run.
+pub(crate) fn assemble(points: Vec<ReadyPoint>) -> PreparedBatch {
     let mut outcomes = Vec::with_capacity(points.len());
     let mut rounds: Vec<Vec<PreparedPoint>> = Vec::new();
     let mut round_runs: HashSet<String> = HashSet::new();
-    for (index, point) in points.into_iter().enumerate() {
-        match prepare_point(index, point) {
-            Ok(prepared) => {
+    for (index, ReadyPoint(point)) in points.into_iter().enumerate() {
+        match point {
+            Ok(mut prepared) => {
+                prepared.index = index;
                 outcomes.push(PointOutcome::Ok);
                 let current = rounds
                     .last_mut()
@@ -320,13 +358,15 @@ pub(crate) fn prepare(points: Vec<DurablePoint>) -> PreparedBatch {
                     }
                 }
             }
-            Err(error) => outcomes.push(PointOutcome::Rejected(error.to_string())),
+            Err(reason) => outcomes.push(PointOutcome::Rejected(reason)),
         }
     }
     PreparedBatch { outcomes, rounds }
 }
 
-fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
+/// `point` checked and serialised; its `index` is set when its batch is
+/// assembled.
+fn prepare_point(point: DurablePoint) -> Result<PreparedPoint> {
     check_len(&point.state, || "state".to_owned())?;
     let state = point.state;
     let result = opt_json(point.result.as_ref(), || "result".to_owned())?;
@@ -398,7 +438,7 @@ fn prepare_point(index: usize, point: DurablePoint) -> Result<PreparedPoint> {
         None => None,
     };
     Ok(PreparedPoint {
-        index,
+        index: 0,
         run_id: point.run_id,
         epoch: point.epoch,
         status: point.status.as_str(),
@@ -1169,6 +1209,10 @@ mod tests {
     use crate::model::{NewJournalEntry, RunStatus};
     use serde_json::json;
 
+    fn prepared(points: Vec<DurablePoint>) -> PreparedBatch {
+        assemble(points.into_iter().map(ReadyPoint::new).collect())
+    }
+
     fn point(run: &str) -> DurablePoint {
         DurablePoint {
             run_id: run.to_owned(),
@@ -1197,7 +1241,7 @@ mod tests {
 
     #[test]
     fn a_repeated_run_starts_a_new_round() {
-        let batch = prepare(vec![point("a"), point("b"), point("a"), point("c")]);
+        let batch = prepared(vec![point("a"), point("b"), point("a"), point("c")]);
         let rounds: Vec<Vec<&str>> = batch
             .rounds
             .iter()
@@ -1210,7 +1254,7 @@ mod tests {
     fn an_oversized_value_rejects_only_its_point() {
         let mut big = point("b");
         big.state = json!("x".repeat(MAX_VALUE_BYTES)).to_string();
-        let batch = prepare(vec![point("a"), big]);
+        let batch = prepared(vec![point("a"), big]);
         assert_eq!(batch.outcomes[0], PointOutcome::Ok);
         assert!(matches!(&batch.outcomes[1], PointOutcome::Rejected(r) if r.contains("state")));
         assert_eq!(batch.rounds.len(), 1);
@@ -1240,7 +1284,7 @@ mod tests {
             step(StepStatus::Done, 1, 2),
             step(StepStatus::Running, 5, 3),
         ];
-        let batch = prepare(vec![p]);
+        let batch = prepared(vec![p]);
         let steps = &batch.rounds[0][0].steps;
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].write.status, StepStatus::Done);

@@ -74,6 +74,7 @@ pub use approval::{
     check_token,
 };
 pub use approval::{NoticeClaim, NoticeReason, OwedNotice};
+pub use batch::ReadyPoint;
 pub use error::{Error, Result};
 pub use event::{EventQuery, EventUse, RunMessage, Wait, canonical_event_name, event_value};
 pub use group::{GroupClaim, GroupCommitted, GroupWrite, GroupWritten};

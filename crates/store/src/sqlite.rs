@@ -1478,12 +1478,12 @@ impl Store for SqliteStore {
         Ok(self.commit_group(points, Vec::new()).await?.outcomes)
     }
 
-    async fn commit_group(
+    async fn commit_ready(
         &self,
-        points: Vec<DurablePoint>,
+        points: Vec<crate::ReadyPoint>,
         writes: Vec<crate::GroupWrite>,
     ) -> Result<crate::GroupCommitted> {
-        let mut batch = batch::prepare(points);
+        let mut batch = batch::assemble(points);
         if batch.is_empty() && writes.is_empty() {
             return Ok(batch.committed(Vec::new(), false));
         }

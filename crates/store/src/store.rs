@@ -4,7 +4,6 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use crate::Result;
 use crate::api_token::{ApiTokenRecord, NewApiToken};
 use crate::approval::{
     ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalWrite, TokenRecord,
@@ -17,6 +16,7 @@ use crate::model::{
     PointOutcome, RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::schedule::ScheduleRecord;
+use crate::{ReadyPoint, Result};
 
 /// Durable storage for runs, steps, events and bot memory.
 ///
@@ -136,6 +136,17 @@ pub trait Store: Send + Sync + 'static {
     fn commit_group(
         &self,
         points: Vec<DurablePoint>,
+        writes: Vec<GroupWrite>,
+    ) -> impl Future<Output = Result<GroupCommitted>> + Send {
+        self.commit_ready(points.into_iter().map(ReadyPoint::new).collect(), writes)
+    }
+
+    /// [`commit_group`](Self::commit_group) of points made ready beforehand
+    /// ([`ReadyPoint::new`]), by their makers rather than by whoever
+    /// commits them.
+    fn commit_ready(
+        &self,
+        points: Vec<ReadyPoint>,
         writes: Vec<GroupWrite>,
     ) -> impl Future<Output = Result<GroupCommitted>> + Send;
 
