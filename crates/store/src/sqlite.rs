@@ -580,11 +580,14 @@ ON CONFLICT (run_id, path) DO UPDATE SET
     finished_at = excluded.finished_at
 WHERE steps.status <> 'done'";
 
+// Events are numbered in the document's order, which is their `ord`: in
+// `rowid` order `jsonb_each` hands its elements out as they are, so SQLite
+// needs neither a sorter nor the field (json_each's best index consumes it).
 const INSERT_EVENTS: &str = "\
 INSERT INTO events (id, name, key, target_bot, payload, from_bot, from_run, at)
 SELECT j.value ->> 'id', j.value ->> 'name', j.value ->> 'key', j.value ->> 'target_bot',
        j.value ->> 'payload', j.value ->> 'from_bot', j.value ->> 'from_run', j.value ->> 'at'
-FROM jsonb_each(?1) AS j WHERE true ORDER BY j.value ->> 'ord'
+FROM jsonb_each(?1) AS j WHERE true ORDER BY j.rowid
 ON CONFLICT (id) DO NOTHING";
 
 // One row per point: its entries are numbered on from the run's last entry
@@ -1860,6 +1863,30 @@ mod tests {
             .await
             .expect("reads the empty document");
         assert_eq!(empty, 0);
+    }
+
+    // Every group commit inserts the engine's events in the batch's order:
+    // from the document's own order, with no sorter in between.
+    #[tokio::test]
+    async fn events_are_inserted_in_document_order_without_a_sort() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join("plan.db"))
+            .await
+            .expect("opens");
+        let single_pass = single_pass_sql(false);
+        let positional = single_pass
+            .split(";\n")
+            .find(|s| s.starts_with("INSERT INTO events"))
+            .expect("the single pass inserts events")
+            .replace(":events", "?1")
+            .replace(":mark", "?2");
+        for sql in [INSERT_EVENTS, positional.as_str()] {
+            let steps = plan(&store, sql, &["[]", "1"]).await;
+            assert!(
+                steps.iter().all(|s| !s.contains("TEMP B-TREE")),
+                "{steps:?}"
+            );
+        }
     }
 
     // Nearly every group commit publishes, so the wake-up statements run at
