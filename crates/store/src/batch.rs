@@ -296,7 +296,6 @@ fn opt_json(value: Option<&Value>, what: impl FnOnce() -> String) -> Result<Opti
     value.map(|value| to_json(value, what)).transpose()
 }
 
-/// Validates and serialises every point and splits them into rounds.
 /// A durable point checked and serialised for a group commit: what a store
 /// does to every point before its transaction, done ahead, by whoever
 /// makes the point, so that a group committer, which writes one batch after
@@ -823,7 +822,7 @@ pub(crate) fn to_doc<T: Serialize>(rows: &[T]) -> Result<String> {
 }
 
 /// How a commit document is written: JSON text of objects (the statements
-/// of [`PreparedBatch::apply`], on either backend), or SQLite's binary JSON
+/// of [`apply`], on either backend), or SQLite's binary JSON
 /// of arrays ([`Jsonb`], the single pass).
 pub(crate) trait DocFormat: Sized {
     /// Whether rows are arrays in field order rather than objects.
