@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::approval::{ApprovalAudit, ApprovalDecision, ApprovalFilter, ApprovalRecord};
 use crate::model::{
-    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
-    RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
+    EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, RunFilter, RunOutcome,
+    RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::postgres::{PostgresOptions, PostgresStore};
 use crate::sqlite::{SqliteOptions, SqliteStore};
@@ -180,10 +180,6 @@ impl Store for AnyStore {
 
     async fn release(&self, id: &str, owner: &str, epoch: i64) -> Result<bool> {
         delegate!(self.release(id, owner, epoch))
-    }
-
-    async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
-        delegate!(self.commit(points))
     }
 
     async fn commit_ready(

@@ -78,25 +78,20 @@ impl Writer {
     /// its payload.
     fn scalar(&mut self, kind: u8, payload: &[u8]) {
         let size = payload.len();
-        match u8::try_from(size) {
-            Ok(small) if small <= 11 => self.0.push((small << 4) | kind),
-            Ok(byte) => self.0.extend_from_slice(&[0xc0 | kind, byte]),
-            Err(_) => match u16::try_from(size) {
-                Ok(two) => {
-                    self.0.push(0xd0 | kind);
-                    self.0.extend_from_slice(&two.to_be_bytes());
-                }
-                Err(_) => match u32::try_from(size) {
-                    Ok(four) => {
-                        self.0.push(0xe0 | kind);
-                        self.0.extend_from_slice(&four.to_be_bytes());
-                    }
-                    Err(_) => {
-                        self.0.push(0xf0 | kind);
-                        self.0.extend_from_slice(&(size as u64).to_be_bytes());
-                    }
-                },
-            },
+        if size <= 11 {
+            // At most 11: fits the header's high four bits.
+            self.0.push(((size as u8) << 4) | kind);
+        } else if let Ok(one) = u8::try_from(size) {
+            self.0.extend_from_slice(&[0xc0 | kind, one]);
+        } else if let Ok(two) = u16::try_from(size) {
+            self.0.push(0xd0 | kind);
+            self.0.extend_from_slice(&two.to_be_bytes());
+        } else if let Ok(four) = u32::try_from(size) {
+            self.0.push(0xe0 | kind);
+            self.0.extend_from_slice(&four.to_be_bytes());
+        } else {
+            self.0.push(0xf0 | kind);
+            self.0.extend_from_slice(&(size as u64).to_be_bytes());
         }
         self.0.extend_from_slice(payload);
     }

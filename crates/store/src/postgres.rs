@@ -12,8 +12,8 @@ use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use crate::batch::{self, CommitTx, PreparedMemory};
 use crate::model::{
-    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
-    RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
+    EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, RunFilter, RunOutcome,
+    RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
@@ -835,10 +835,6 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
-        Ok(self.commit_group(points, Vec::new()).await?.outcomes)
     }
 
     async fn commit_ready(

@@ -19,8 +19,8 @@ use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 
 use crate::batch::{self, CommitTx, PreparedMemory};
 use crate::model::{
-    DurablePoint, EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, PointOutcome,
-    RunFilter, RunOutcome, RunRecord, RunSummary, SharedEntry, StepRecord,
+    EventFilter, EventRecord, JournalEntry, MemoryVersion, NewRun, RunFilter, RunOutcome,
+    RunRecord, RunSummary, SharedEntry, StepRecord,
 };
 use crate::rows::{self, run_columns};
 use crate::{Error, Result, SCHEMA_VERSION, Store};
@@ -1477,10 +1477,6 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn commit(&self, points: Vec<DurablePoint>) -> Result<Vec<PointOutcome>> {
-        Ok(self.commit_group(points, Vec::new()).await?.outcomes)
-    }
-
     async fn commit_ready(
         &self,
         points: Vec<crate::ReadyPoint>,
@@ -1626,6 +1622,15 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use sqlx::Row;
+
+    /// A store in a fresh temporary folder, kept as long as the folder.
+    async fn temp_store(name: &str) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = SqliteStore::open(dir.path().join(format!("{name}.db")))
+            .await
+            .expect("opens");
+        (dir, store)
+    }
 
     /// The plan SQLite picks for `sql`, one `detail` line per step.
     async fn plan(store: &SqliteStore, sql: &str, binds: &[&str]) -> Vec<String> {
@@ -1807,10 +1812,7 @@ mod tests {
     // with quotes, escapes, control and non-ASCII characters included.
     #[tokio::test]
     async fn a_jsonb_document_reads_back_as_its_json_text_does() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let store = SqliteStore::open(dir.path().join("jsonb.db"))
-            .await
-            .expect("opens");
+        let (_dir, store) = temp_store("jsonb").await;
         type Row<'a> = (&'a str, Option<&'a str>, i64, bool, [usize; 2]);
         let mut rows: Vec<Row<'_>> = vec![
             ("plain", None, 0, true, [1, 2]),
@@ -1833,23 +1835,18 @@ mod tests {
         // Texts past each header width: one, two and four size bytes.
         let (long, longer) = ("\"ü".repeat(100), "x\n".repeat(40_000));
         rows.push((&long, Some(&longer), 12, true, [12, 300]));
-        let read = |doc: &'static str| {
-            format!(
-                "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
-                 j.value ->> '$[4][0]', j.value ->> '$[4][1]' FROM jsonb_each({doc}) AS j \
-                 ORDER BY j.key"
-            )
-        };
+        const READ: &str = "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, \
+             j.value ->> '$[4][0]', j.value ->> '$[4][1]' FROM jsonb_each(?) AS j ORDER BY j.key";
         type Read = (String, Option<String>, i64, bool, i64, i64);
         let mut conn = store.writer.acquire().await.expect("a connection");
         let jsonb = <batch::Jsonb as batch::DocFormat>::encode(&rows).expect("encodes");
-        let from_jsonb: Vec<Read> = sqlx::query_as(sqlx::AssertSqlSafe(read("?")))
+        let from_jsonb: Vec<Read> = sqlx::query_as(READ)
             .bind(jsonb.0.as_slice())
             .fetch_all(&mut *conn)
             .await
             .expect("reads the JSONB document");
         let text = batch::to_doc(&rows).expect("encodes");
-        let from_text: Vec<Read> = sqlx::query_as(sqlx::AssertSqlSafe(read("?")))
+        let from_text: Vec<Read> = sqlx::query_as(READ)
             .bind(text.as_str())
             .fetch_all(&mut *conn)
             .await
@@ -1869,10 +1866,7 @@ mod tests {
     // from the document's own order, with no sorter in between.
     #[tokio::test]
     async fn events_are_inserted_in_document_order_without_a_sort() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let store = SqliteStore::open(dir.path().join("plan.db"))
-            .await
-            .expect("opens");
+        let (_dir, store) = temp_store("plan").await;
         let single_pass = single_pass_sql(false);
         let positional = single_pass
             .split(";\n")
@@ -1894,10 +1888,7 @@ mod tests {
     // runs slow down every new one (DESIGN.md: waiting costs a row).
     #[tokio::test]
     async fn waking_waiters_never_scans_the_waiting_runs() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let store = SqliteStore::open(dir.path().join("plan.db"))
-            .await
-            .expect("opens");
+        let (_dir, store) = temp_store("plan").await;
         for (sql, binds) in [
             (crate::event_sql::WAKE_WAITERS_DOC_SQLITE, vec!["[]", "1"]),
             (crate::event_sql::WAKE_WAITERS, vec!["e", "k", "1"]),
@@ -1921,10 +1912,7 @@ mod tests {
     // every decision would cost more as the store grows.
     #[tokio::test]
     async fn group_write_documents_never_scan_a_table() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let store = SqliteStore::open(dir.path().join("plan.db"))
-            .await
-            .expect("opens");
+        let (_dir, store) = temp_store("plan").await;
         let statements: Vec<&str> = group_docs::WRITE
             .split(";\n")
             .chain([group_docs::READ])

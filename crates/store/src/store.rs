@@ -126,7 +126,9 @@ pub trait Store: Send + Sync + 'static {
     fn commit(
         &self,
         points: Vec<DurablePoint>,
-    ) -> impl Future<Output = Result<Vec<PointOutcome>>> + Send;
+    ) -> impl Future<Output = Result<Vec<PointOutcome>>> + Send {
+        async move { Ok(self.commit_group(points, Vec::new()).await?.outcomes) }
+    }
 
     /// [`commit`](Self::commit) with writes that ride on the same transaction
     /// after the points ([`GroupWrite`]: decisions, approval audits), so they
