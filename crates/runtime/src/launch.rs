@@ -4,10 +4,12 @@
 //! The run is created by its first durable point, group-committed with
 //! other runs' points (see `Driver::fresh`), instead of a transaction of its
 //! own followed by a claim in another: the caller hears back the moment that
-//! point has committed. The driver then carries on, on a task of its own that
-//! is counted in [`Launched`], so that a graceful shutdown lets it reach its
-//! next stop ([`Runtime::drain_launched`], called by the worker loop).
+//! point has committed. Up to then the driver runs in the caller's task
+//! ([`Handoff`]); it then carries on, on a task of its own that is counted in
+//! [`Launched`], so that a graceful shutdown lets it reach its next stop
+//! ([`Runtime::drain_launched`], called by the worker loop).
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -93,6 +95,56 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A launched driver's future, boxed so that it can move from the caller's
+/// task to a task of its own halfway through.
+type Driving = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A launched driver, driven in the launching caller's task until its first
+/// point has committed, then handed to a task of its own.
+///
+/// Spawning it at once would put two more wake-ups on the caller's path:
+/// the new task waiting for a worker before its first advance, and the
+/// commit's answer going through that task before it reached the caller.
+/// Whatever stops the caller first (its answer, an error, or the caller's
+/// future being dropped, say by a client that hung up) hands the driver
+/// over on drop, so a launched run is always driven on.
+struct Handoff<'a> {
+    runtime: &'a Runtime,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// `None` once the driver has finished here.
+    driving: Option<Driving>,
+}
+
+impl Handoff<'_> {
+    /// Drives until the creating point's outcome is told (or the driver
+    /// stops without telling it), then hands the driver over.
+    async fn until_created(
+        mut self,
+        mut created: oneshot::Receiver<Creation>,
+    ) -> Result<Creation, oneshot::error::RecvError> {
+        std::future::poll_fn(|cx| {
+            // The driver first: the poll that commits the point also tells it.
+            if let Some(driving) = self.driving.as_mut()
+                && driving.as_mut().poll(cx).is_ready()
+            {
+                // It has told the outcome or dropped the sender: `created`
+                // is ready now.
+                self.driving = None;
+            }
+            Pin::new(&mut created).poll(cx)
+        })
+        .await
+    }
+}
+
+impl Drop for Handoff<'_> {
+    fn drop(&mut self) {
+        if let (Some(slot), Some(driving)) = (self.slot.take(), self.driving.take()) {
+            self.runtime.spawn_launched(slot, driving);
+        }
+    }
+}
+
 impl Runtime {
     /// Starts a run of `workflow` (checked first, like [`start`](Self::start))
     /// and returns as soon as the run exists in the store, with `true`; its
@@ -117,7 +169,7 @@ impl Runtime {
         let (failed_tx, mut failed_rx) = oneshot::channel::<Error>();
         driver.tell_creation(created_tx);
         let run = id.clone();
-        self.spawn_launched(slot, async move {
+        let driving: Driving = Box::pin(async move {
             if let Err(error) = driver.drive().await {
                 // Before the run exists the launcher reports the error;
                 // after that, nobody waits for it but the log.
@@ -126,7 +178,14 @@ impl Runtime {
                 }
             }
         });
-        let answer = match created_rx.await {
+        let created = Handoff {
+            runtime: self,
+            slot: Some(slot),
+            driving: Some(driving),
+        }
+        .until_created(created_rx)
+        .await;
+        let answer = match created {
             Ok(Creation {
                 outcome: PointOutcome::Ok,
                 run,

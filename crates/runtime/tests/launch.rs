@@ -200,3 +200,55 @@ async fn launch_refuses_bad_input_and_writes_nothing() {
     assert_eq!(rt.drain_launched(DRAIN).await, 0);
     assert_eq!(runs(&rt).await, 0);
 }
+
+#[tokio::test]
+async fn a_launch_whose_caller_stops_waiting_still_drives_its_run() {
+    use sqlx::Connection;
+
+    let fixture = Fixture::new();
+    let rt = runtime_at(&template(), &fixture.db()).await;
+    let workflow = rt.workflow(None).expect("one workflow");
+    // A first launch stores the program, so the next one writes nothing
+    // before its first point.
+    rt.launch(&workflow, small_order(), Some("first".into()), None)
+        .await
+        .expect("launches");
+    rt.drain_launched(DRAIN).await;
+
+    // Another connection holds the write lock: the next run's first point
+    // waits in its commit while its caller gives up (as a server's handler
+    // is dropped when its client hangs up).
+    let mut blocker =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", fixture.db().display()))
+            .await
+            .expect("a second connection opens");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .expect("takes the write lock");
+    let launched = tokio::time::timeout(
+        Duration::from_millis(500),
+        rt.launch(&workflow, small_order(), Some("given-up".into()), None),
+    )
+    .await;
+    assert!(
+        launched.is_err(),
+        "the launch answered while the store was locked: {launched:?}"
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .expect("releases the lock");
+
+    // The driver was handed to a task of its own: the point commits and the
+    // run completes, with nobody waiting for it.
+    assert_eq!(rt.drain_launched(DRAIN).await, 0, "no driver was aborted");
+    let record = rt
+        .store()
+        .run("given-up")
+        .await
+        .expect("read")
+        .expect("the abandoned launch's run was created");
+    assert_eq!(record.status, RunStatus::Completed);
+    assert_eq!(record.lease_epoch, 1, "driven by its launcher's driver");
+}

@@ -67,6 +67,19 @@ mod api_tokens {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The page size of a database file this store creates (one it opens keeps
+/// its own: SQLite fixes it when the file is made).
+///
+/// A group commit writes every page it dirtied to the WAL and waits for
+/// them to reach the disk, and its points land on many pages (the rows of
+/// the runs in flight, the ends of several indexes), each barely changed.
+/// Half of SQLite's default page halves most of those writes: in W1 at
+/// c=16 the WAL bytes a workflow costs fall from 70 KB to 50 KB, for 2 %
+/// more of the writer's instructions and more, smaller writes. Smaller
+/// pages again (1024) cost more than they saved under load: more levels,
+/// and run rows spilling to overflow pages.
+const PAGE_SIZE: u32 = 2048;
+
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -234,7 +247,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout)
-            .synchronous(synchronous);
+            .synchronous(synchronous)
+            .page_size(PAGE_SIZE);
 
         // Multi-row statements inside a transaction keep a statement journal;
         // in memory it costs no temporary file. The page cache stays at
@@ -1621,7 +1635,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::Row;
+    use sqlx::{Connection, Row};
 
     /// A store in a fresh temporary folder, kept as long as the folder.
     async fn temp_store(name: &str) -> (tempfile::TempDir, SqliteStore) {
@@ -1646,6 +1660,45 @@ mod tests {
         rows.iter()
             .map(|row| row.get::<String, _>("detail"))
             .collect()
+    }
+
+    /// The page size `conn`'s database file has.
+    async fn page_size(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(conn)
+            .await
+            .expect("reads the page size")
+    }
+
+    #[tokio::test]
+    async fn a_new_database_has_the_store_page_size_and_an_old_one_keeps_its_own() {
+        let (_dir, store) = temp_store("new").await;
+        let mut writer = store.writer.acquire().await.expect("writes");
+        assert_eq!(page_size(&mut writer).await, i64::from(PAGE_SIZE));
+        drop(writer);
+
+        // A file made with SQLite's default page size (as every earlier
+        // version of this store made them) opens, migrates and is used as it is.
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("old.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .page_size(4096)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut old = SqliteConnection::connect_with(&options)
+            .await
+            .expect("creates");
+        sqlx::query("CREATE TABLE before_the_store (x)")
+            .execute(&mut old)
+            .await
+            .expect("makes the file");
+        old.close().await.expect("closes");
+        let store = SqliteStore::open(&path).await.expect("opens and migrates");
+        let mut writer = store.writer.acquire().await.expect("writes");
+        assert_eq!(page_size(&mut writer).await, 4096);
+        drop(writer);
+        assert!(store.run("none").await.expect("reads").is_none());
     }
 
     #[test]
