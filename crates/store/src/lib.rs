@@ -94,7 +94,7 @@ pub use version::schema_version;
 pub const MAX_VALUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The schema version this code writes and understands.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The current time in epoch milliseconds, for rows the caller gives no time for.
 fn now_ms() -> i64 {

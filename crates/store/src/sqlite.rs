@@ -618,6 +618,10 @@ FROM (SELECT j.value ->> 'run_id' AS run_id, j.value ->> 'n' AS n, j.value ->> '
                        ORDER BY o.seq DESC LIMIT 1), 0) AS base
       FROM jsonb_each(?1) AS j) AS x";
 
+/// A run's journal rows, in order.
+const READ_JOURNAL: &str =
+    "SELECT run_id, seq, at, entries FROM journal_points WHERE run_id = ?1 ORDER BY seq";
+
 /// [`UPSERT_STEPS`], [`INSERT_EVENTS`] and [`APPEND_JOURNAL`] as one
 /// multi-statement query, their documents bound as `?1`, `?2` and `?3`.
 static WRITE_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -1325,12 +1329,10 @@ impl Store for SqliteStore {
 
     async fn journal(&self, run: &str) -> Result<Vec<JournalEntry>> {
         let mut conn = self.readers.acquire().await?;
-        let rows: Vec<rows::JournalRow> = sqlx::query_as(
-            "SELECT run_id, seq, at, entries FROM journal_points WHERE run_id = ?1 ORDER BY seq",
-        )
-        .bind(run)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows: Vec<rows::JournalRow> = sqlx::query_as(READ_JOURNAL)
+            .bind(run)
+            .fetch_all(&mut *conn)
+            .await?;
         rows::journal_entries(rows)
     }
 
@@ -1701,6 +1703,67 @@ mod tests {
         assert!(store.run("none").await.expect("reads").is_none());
     }
 
+    #[tokio::test]
+    async fn a_journal_written_at_version_11_reads_the_same_and_goes_on_at_12() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("v11.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut old = SqliteConnection::connect_with(&options)
+            .await
+            .expect("creates");
+        MIGRATOR.run_to(11, &mut old).await.expect("migrates to 11");
+        // Two runs whose points interleave, as a group commit leaves them:
+        // run `a` has entries 1-3 in two points, run `b` entry 1.
+        sqlx::raw_sql(
+            "INSERT INTO programs (hash, source, created_at) VALUES ('h', 'TALK 1', 0);
+             INSERT INTO runs (id, workflow, bot, program_hash, status, state, input,
+                               lease_epoch, created_at, updated_at)
+             VALUES ('a', 'w', 'b', 'h', 'running', '{}', '{}', 1, 0, 0),
+                    ('b', 'w', 'b', 'h', 'running', '{}', '{}', 1, 0, 0);
+             INSERT INTO journal_points (run_id, seq, last, at, entries) VALUES
+                 ('a', 1, 2, 10, '[{\"kind\":\"run_started\",\"data\":{}},{\"kind\":\"x\",\"data\":1}]'),
+                 ('b', 1, 1, 11, '[{\"kind\":\"run_started\",\"data\":{}}]'),
+                 ('a', 3, 3, 12, '[{\"kind\":\"y\",\"data\":[2]}]');",
+        )
+        .execute(&mut old)
+        .await
+        .expect("writes version 11 rows");
+        old.close().await.expect("closes");
+
+        let store = SqliteStore::open(&path).await.expect("opens and migrates");
+        let kinds = |journal: Vec<crate::JournalEntry>| {
+            journal
+                .into_iter()
+                .map(|e| (e.seq, e.at, e.kind, e.data.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let a = kinds(store.journal("a").await.expect("reads"));
+        assert_eq!(
+            a,
+            [
+                (1, 10, "run_started".to_owned(), "{}".to_owned()),
+                (2, 10, "x".to_owned(), "1".to_owned()),
+                (3, 12, "y".to_owned(), "[2]".to_owned()),
+            ]
+        );
+        assert_eq!(kinds(store.journal("b").await.expect("reads")).len(), 1);
+
+        // The next point's entries are numbered on from the last.
+        let mut point = crate::DurablePoint::new("a", 1, crate::RunStatus::Running, 20);
+        point.state = "{}".to_owned();
+        point.journal.push(crate::NewJournalEntry {
+            kind: "z".to_owned(),
+            data: serde_json::json!(null),
+        });
+        let outcomes = store.commit(vec![point]).await.expect("commits");
+        assert_eq!(outcomes, [crate::PointOutcome::Ok]);
+        let a = kinds(store.journal("a").await.expect("reads"));
+        assert_eq!(a.last(), Some(&(4, 20, "z".to_owned(), "null".to_owned())));
+    }
+
     #[test]
     fn the_single_pass_commit_filters_every_row_statement_by_its_mark() {
         use SinglePassParam::*;
@@ -1931,6 +1994,28 @@ mod tests {
             let steps = plan(&store, sql, &["[]", "1"]).await;
             assert!(
                 steps.iter().all(|s| !s.contains("TEMP B-TREE")),
+                "{steps:?}"
+            );
+        }
+    }
+
+    // Journal rows go in at the table's end (schema version 12); finding a
+    // run's rows, to number the next ones or to read them, takes the index.
+    #[tokio::test]
+    async fn a_runs_journal_rows_are_found_by_the_index_not_a_scan() {
+        let (_dir, store) = temp_store("plan").await;
+        for (sql, binds) in [(APPEND_JOURNAL, vec!["[]"]), (READ_JOURNAL, vec!["r"])] {
+            let steps = plan(&store, sql, &binds).await;
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.contains("USING INDEX journal_points_run_seq (run_id=?)")),
+                "{steps:?}"
+            );
+            assert!(
+                steps
+                    .iter()
+                    .all(|s| !s.starts_with("SCAN o") && !s.starts_with("SCAN journal_points")),
                 "{steps:?}"
             );
         }
