@@ -73,9 +73,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// A group commit writes every page it dirtied to the WAL and waits for
 /// them to reach the disk, and its points land on many pages (the rows of
 /// the runs in flight, the ends of several indexes), each barely changed.
-/// Half of SQLite's default page halves most of those writes: in W1 at
-/// c=16 the WAL bytes a workflow costs fall from 70 KB to 50 KB, for 2 %
-/// more of the writer's instructions and more, smaller writes. Smaller
+/// Pages half the size of SQLite's default cut those writes: in W1 at c=16
+/// the WAL bytes a workflow costs fall from 70 KB to 50 KB, for 2 % more
+/// of the writer's instructions and more, smaller writes. Smaller
 /// pages again (1024) cost more than they saved under load: more levels,
 /// and run rows spilling to overflow pages.
 const PAGE_SIZE: u32 = 2048;
