@@ -27,6 +27,7 @@ use crate::{Error, Result, SCHEMA_VERSION, Store};
 
 mod connections;
 mod decision;
+mod gathered_wal;
 mod group_docs;
 
 use connections::Connections;
@@ -176,6 +177,29 @@ impl Checkpointer {
     }
 }
 
+/// The writer's options on the [`gathered_wal`] VFS, which writes a commit's
+/// WAL frames in one call. Only with `synchronous = FULL`: the VFS relies on
+/// every commit syncing its frames before other connections may read them.
+/// Should the VFS fail to register, the writer keeps the default one.
+fn with_gathered_wal(
+    options: SqliteConnectOptions,
+    durability: Durability,
+) -> SqliteConnectOptions {
+    if durability != Durability::Full {
+        return options;
+    }
+    match gathered_wal::register() {
+        Ok(name) => options.vfs(name),
+        Err(code) => {
+            tracing::warn!(
+                code,
+                "the WAL-gathering VFS did not register; the writer uses SQLite's default"
+            );
+            options
+        }
+    }
+}
+
 /// One pass of the [`Checkpointer`]: a passive checkpoint beside the writer
 /// and, when it leaves more than `limit` pages in the WAL, another in the
 /// writer's place.
@@ -263,6 +287,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .pragma("wal_autocheckpoint", "0")
             .pragma("temp_store", "MEMORY");
+        let writer_options = with_gathered_wal(writer_options, options.durability);
         // The schema check and the migrations run on a connection of their
         // own (sqlx's migrator acquires from a pool), closed before the
         // writer opens.
@@ -1701,6 +1726,25 @@ mod tests {
         assert_eq!(page_size(&mut writer).await, 4096);
         drop(writer);
         assert!(store.run("none").await.expect("reads").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_writer_gathers_its_wal_writes_only_when_every_commit_syncs() {
+        let (_dir, store) = temp_store("full").await;
+        let mut writer = store.writer.acquire().await.expect("writes");
+        assert!(gathered_wal::wal_writes(&mut writer).await.is_some());
+        drop(writer);
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let options = SqliteOptions {
+            durability: Durability::Normal,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open_with(dir.path().join("normal.db"), options)
+            .await
+            .expect("opens");
+        let mut writer = store.writer.acquire().await.expect("writes");
+        assert_eq!(gathered_wal::wal_writes(&mut writer).await, None);
     }
 
     #[tokio::test]
