@@ -178,9 +178,10 @@ impl Checkpointer {
 }
 
 /// The writer's options on the [`gathered_wal`] VFS, which writes a commit's
-/// WAL frames in one call. Only with `synchronous = FULL`: the VFS relies on
-/// every commit syncing its frames before other connections may read them.
-/// Should the VFS fail to register, the writer keeps the default one.
+/// WAL frames in one call. Only with `synchronous = FULL`, where the commit's
+/// sync writes them and reports a failure; without a sync they would be
+/// written just before the commit is published, where a failure cannot be
+/// reported. Should the VFS fail to register, the writer keeps the default.
 fn with_gathered_wal(
     options: SqliteConnectOptions,
     durability: Durability,

@@ -8,27 +8,33 @@
 //! file opened as a WAL that follow one another are held in memory and made
 //! as one write as soon as anything else is asked of the file (a sync, a
 //! read, its size, a truncation, a file control, its close), when a write
-//! does not follow on, or when [`MAX_HELD`] bytes are held. Every other file
-//! and every other call goes straight to the default VFS, so locks, shared
-//! memory and the files themselves are SQLite's own.
+//! does not follow on, or when [`MAX_HELD`] bytes are held. Every other call
+//! goes to the default VFS, so locks, shared memory and the files themselves
+//! are SQLite's own.
 //!
-//! Why no reader, and no crash, can tell:
+//! Why no other connection, and no crash, can tell:
 //!
 //! - Other connections learn of new frames only from the wal-index header,
-//!   which the writer updates after the commit's sync, and the sync makes
-//!   the held writes first. That holds only with `synchronous = FULL` and a
-//!   file that overwrites safely on power loss (SQLite pads the last frame to
-//!   a sector otherwise, and writes the padding after the sync). So the store
-//!   opens its writer on this VFS only with `synchronous = FULL`, and a WAL
-//!   whose file lacks `SQLITE_IOCAP_POWERSAFE_OVERWRITE` is written through.
+//!   which the writer updates after the commit's sync, and the sync makes the
+//!   held writes first. Should a commit publish frames without a sync (a
+//!   weaker `synchronous`, or padding SQLite writes after the sync when the
+//!   file may not overwrite safely), the database file's memory barrier,
+//!   which the writer asks for before it publishes the header, makes them.
+//!   A write that fails there cannot be reported, though, so the store uses
+//!   this VFS only with `synchronous = FULL`, where nothing is left by then.
+//! - Held writes never outlive the WAL write lock: releasing it makes them
+//!   first, as SQLite would have, so a transaction that spilled frames and
+//!   rolled back cannot write them later over another writer's commit.
 //! - The writer itself reads frames back (re-checksumming a transaction's
 //!   overwritten frames, checkpoints): a read makes the held writes first.
+//! - A write that fails keeps what is held, to be written by the next
+//!   attempt; SQLite has only been told of the failure.
 //! - A process that dies loses only writes it had not made yet, of a commit
 //!   that had not returned: as if it had died before making them.
 
 use std::ffi::{CStr, c_int, c_void};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use libsqlite3_sys as ffi;
 
@@ -42,14 +48,24 @@ const NAME_C: &CStr = c"botflow-wal";
 /// A group commit of 44 frames of 2 KiB is 91 KiB.
 const MAX_HELD: usize = 0x1_ffff;
 
-/// A WAL file: the default VFS's file lives [`INNER_OFFSET`] bytes in.
+/// SQLite's lock slot in the wal-index that a writer holds (`WAL_WRITE_LOCK`).
+const WAL_WRITE_LOCK: c_int = 0;
+
+/// What both kinds of wrapped file start with.
+#[repr(C)]
+struct Wrapped {
+    /// SQLite's view of the file: its methods are ours.
+    base: ffi::sqlite3_file,
+    /// The default VFS's file, [`INNER_OFFSET`] bytes in.
+    inner: *mut ffi::sqlite3_file,
+}
+
+/// A WAL.
 #[repr(C)]
 struct WalFile {
-    /// SQLite's view of the file: its methods are [`METHODS`].
-    base: ffi::sqlite3_file,
-    inner: *mut ffi::sqlite3_file,
-    /// Writes are held only where SQLite writes nothing after a sync.
-    gather: bool,
+    wrapped: Wrapped,
+    /// The database file of the same connection, once linked.
+    db: *mut DbFile,
     held: Vec<u8>,
     /// Where in the file `held` starts.
     held_at: i64,
@@ -58,8 +74,29 @@ struct WalFile {
     made: u64,
 }
 
+/// A main database file: its barrier and its write-lock release make its
+/// WAL's held writes.
+#[repr(C)]
+struct DbFile {
+    wrapped: Wrapped,
+    /// The name SQLite opened it with, which its WAL's name leads back to.
+    name: usize,
+    /// Its open WAL, if any.
+    wal: *mut WalFile,
+}
+
 /// Where the default VFS's file starts inside ours, aligned for any field.
-const INNER_OFFSET: usize = std::mem::size_of::<WalFile>().next_multiple_of(16);
+const INNER_OFFSET: usize = {
+    let wal = std::mem::size_of::<WalFile>();
+    let db = std::mem::size_of::<DbFile>();
+    (if wal > db { wal } else { db }).next_multiple_of(16)
+};
+// SQLite allocates files 8-aligned.
+const _: () = assert!(std::mem::align_of::<WalFile>() <= 8 && std::mem::align_of::<DbFile>() <= 8);
+
+/// The main database files open on this VFS, by name, for their WALs to find
+/// (`DbFile` addresses as integers; only `open` and `close` touch it).
+static OPEN_DBS: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 /// Registers the VFS (once per process) and returns its name, or SQLite's
 /// error code when there is no default VFS to wrap or registering failed.
@@ -74,9 +111,8 @@ pub(crate) fn register() -> Result<&'static str, c_int> {
         }
         // SAFETY: `real` is a registered VFS, valid for the process.
         let real_ref = unsafe { &*real };
-        let Ok(size) =
-            c_int::try_from(INNER_OFFSET + usize::try_from(real_ref.szOsFile).unwrap_or(0))
-        else {
+        let inner_size = usize::try_from(real_ref.szOsFile).unwrap_or(0);
+        let Ok(size) = c_int::try_from(INNER_OFFSET + inner_size) else {
             return Err(ffi::SQLITE_ERROR);
         };
         let vfs = Box::leak(Box::new(ffi::sqlite3_vfs {
@@ -88,8 +124,7 @@ pub(crate) fn register() -> Result<&'static str, c_int> {
             pAppData: real.cast::<c_void>(),
             xOpen: Some(open),
             // The rest take the VFS they are called on and use nothing of it
-            // but `pAppData`, which only `xOpen` reads; so they are the
-            // default VFS's own, called with `real` by `open`.
+            // (the default VFS's own ignore it), so they are used as they are.
             ..*real_ref
         }));
         // SAFETY: `vfs` is leaked, so it outlives every connection; SQLite
@@ -102,7 +137,8 @@ pub(crate) fn register() -> Result<&'static str, c_int> {
     registered.map(|()| NAME)
 }
 
-/// Opens `name` with the default VFS; a WAL inside a [`WalFile`].
+/// Opens `name` with the default VFS: a WAL inside a [`WalFile`], a main
+/// database inside a [`DbFile`], any other file in place.
 unsafe extern "C" fn open(
     vfs: *mut ffi::sqlite3_vfs,
     name: ffi::sqlite3_filename,
@@ -112,7 +148,7 @@ unsafe extern "C" fn open(
 ) -> c_int {
     // SAFETY (all of this function): SQLite hands `open` this VFS, built by
     // `register` with the default VFS in `pAppData`, and `file` with
-    // `szOsFile` bytes, enough for a `WalFile` and the default VFS's file
+    // `szOsFile` bytes, enough for either wrapper and the default VFS's file
     // after it at `INNER_OFFSET`.
     unsafe {
         let real = (*vfs).pAppData.cast::<ffi::sqlite3_vfs>();
@@ -120,7 +156,9 @@ unsafe extern "C" fn open(
             (*file).pMethods = ptr::null();
             return ffi::SQLITE_ERROR;
         };
-        if flags & ffi::SQLITE_OPEN_WAL == 0 {
+        let is_wal = flags & ffi::SQLITE_OPEN_WAL != 0;
+        let is_db = flags & ffi::SQLITE_OPEN_MAIN_DB != 0 && !name.is_null();
+        if !is_wal && !is_db {
             // The default VFS's file in place: SQLite calls its methods directly.
             return real_open(real, name, file, flags, out_flags);
         }
@@ -140,23 +178,45 @@ unsafe extern "C" fn open(
             (*file).pMethods = ptr::null();
             return opened;
         }
-        let safe_overwrite = methods(inner)
-            .and_then(|m| m.xDeviceCharacteristics)
-            .is_some_and(|characteristics| {
-                characteristics(inner) & ffi::SQLITE_IOCAP_POWERSAFE_OVERWRITE != 0
-            });
-        ptr::write(
-            file.cast::<WalFile>(),
-            WalFile {
-                base: ffi::sqlite3_file { pMethods: &METHODS },
-                inner,
-                gather: safe_overwrite,
-                held: Vec::new(),
-                held_at: 0,
-                asked: 0,
-                made: 0,
-            },
-        );
+        let wrapped = |methods: &'static ffi::sqlite3_io_methods| Wrapped {
+            base: ffi::sqlite3_file { pMethods: methods },
+            inner,
+        };
+        let mut dbs = OPEN_DBS.lock().unwrap_or_else(PoisonError::into_inner);
+        if is_wal {
+            // A WAL's name leads back to its database's, the very pointer its
+            // connection opened the database file with.
+            let db_name = ffi::sqlite3_filename_database(name) as usize;
+            let db = dbs
+                .iter()
+                .find(|(name, _)| *name == db_name)
+                .map_or(ptr::null_mut(), |(_, db)| *db as *mut DbFile);
+            let wal = file.cast::<WalFile>();
+            ptr::write(
+                wal,
+                WalFile {
+                    wrapped: wrapped(&WAL_METHODS),
+                    db,
+                    held: Vec::new(),
+                    held_at: 0,
+                    asked: 0,
+                    made: 0,
+                },
+            );
+            if !db.is_null() {
+                (*db).wal = wal;
+            }
+        } else {
+            ptr::write(
+                file.cast::<DbFile>(),
+                DbFile {
+                    wrapped: wrapped(&DB_METHODS),
+                    name: name as usize,
+                    wal: ptr::null_mut(),
+                },
+            );
+            dbs.push((name as usize, file as usize));
+        }
         ffi::SQLITE_OK
     }
 }
@@ -170,108 +230,146 @@ unsafe fn methods<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a ffi::sqlite3_i
     unsafe { (*file).pMethods.as_ref() }
 }
 
-impl WalFile {
+impl Wrapped {
     /// # Safety
-    /// `file` is a WAL opened by [`open`] and not closed.
-    unsafe fn of<'a>(file: *mut ffi::sqlite3_file) -> &'a mut WalFile {
-        // SAFETY: per the caller; SQLite uses a file from one thread at a time.
-        unsafe { &mut *file.cast::<WalFile>() }
+    /// `file` is a [`WalFile`] or [`DbFile`] opened by [`open`], not closed.
+    unsafe fn of<'a>(file: *mut ffi::sqlite3_file) -> &'a Wrapped {
+        // SAFETY: per the caller; both start with a `Wrapped`.
+        unsafe { &*file.cast::<Wrapped>() }
     }
 
     fn inner_methods(&self) -> Option<&'static ffi::sqlite3_io_methods> {
         // SAFETY: `inner` was opened by the default VFS and stays open until
-        // `close`, after which `self` is gone.
+        // `close`, after which the wrapper is gone.
         unsafe { methods(self.inner) }
+    }
+}
+
+impl WalFile {
+    /// # Safety
+    /// `file` is a WAL opened by [`open`] and not closed.
+    unsafe fn of<'a>(file: *mut ffi::sqlite3_file) -> &'a mut WalFile {
+        // SAFETY: per the caller; SQLite uses a connection's files from one
+        // thread at a time, and no `&mut` to it is live across calls.
+        unsafe { &mut *file.cast::<WalFile>() }
     }
 
     fn write_through(&mut self, bytes: *const c_void, amount: c_int, offset: i64) -> c_int {
-        let Some(write) = self.inner_methods().and_then(|m| m.xWrite) else {
+        let Some(write) = self.wrapped.inner_methods().and_then(|m| m.xWrite) else {
             return ffi::SQLITE_IOERR_WRITE;
         };
         self.made += 1;
         // SAFETY: `inner` is open (see `inner_methods`); `bytes` holds
         // `amount` bytes, per `xWrite`'s caller or `held`.
-        unsafe { write(self.inner, bytes, amount, offset) }
+        unsafe { write(self.wrapped.inner, bytes, amount, offset) }
     }
 
-    /// Makes the held writes, as one write. The bytes are dropped whether it
-    /// succeeds or not: after an error SQLite abandons the transaction they
-    /// belong to.
+    /// Makes the held writes, as one write. On an error they stay held, to
+    /// be made by the next attempt: SQLite may go on with the transaction
+    /// (it undoes a statement, not always all), believing them written.
     fn flush(&mut self) -> c_int {
         if self.held.is_empty() {
             return ffi::SQLITE_OK;
         }
-        let held = std::mem::take(&mut self.held);
         // `held` never grows past MAX_HELD, which fits.
-        let amount = c_int::try_from(held.len()).unwrap_or(c_int::MAX);
-        let written = self.write_through(held.as_ptr().cast(), amount, self.held_at);
-        self.held = held;
-        self.held.clear();
+        let amount = c_int::try_from(self.held.len()).unwrap_or(c_int::MAX);
+        let (bytes, at) = (self.held.as_ptr().cast(), self.held_at);
+        let written = self.write_through(bytes, amount, at);
+        if written == ffi::SQLITE_OK {
+            self.held.clear();
+        }
         written
     }
 }
 
-/// Forwards a call to the default VFS's file after making the held writes.
+/// Forwards a call to the default VFS's file under any wrapper.
+macro_rules! straight {
+    ($file:ident, $method:ident, $missing:expr, $($arg:expr),*) => {{
+        // SAFETY: SQLite calls these methods only on files `open` wrapped.
+        let wrapped = unsafe { Wrapped::of($file) };
+        match wrapped.inner_methods().and_then(|m| m.$method) {
+            // SAFETY: `inner` is open; the arguments are SQLite's own.
+            Some(method) => unsafe { method(wrapped.inner, $($arg),*) },
+            None => $missing,
+        }
+    }};
+}
+
+/// Forwards a call to a WAL's file after making the held writes.
 macro_rules! flushed_then {
     ($file:ident, $method:ident, $missing:expr, $($arg:expr),*) => {{
         // SAFETY: SQLite calls these methods only on a WAL `open` set up.
-        let wal = unsafe { WalFile::of($file) };
-        let flushed = wal.flush();
+        let flushed = unsafe { WalFile::of($file) }.flush();
         if flushed != ffi::SQLITE_OK {
             return flushed;
         }
-        match wal.inner_methods().and_then(|m| m.$method) {
-            // SAFETY: `inner` is open; the arguments are SQLite's own.
-            Some(method) => unsafe { method(wal.inner, $($arg),*) },
-            None => $missing,
-        }
+        straight!($file, $method, $missing, $($arg),*)
     }};
 }
 
-/// Forwards a call that neither reads nor writes the file's bytes.
-macro_rules! straight {
-    ($file:ident, $method:ident, $missing:expr, $($arg:expr),*) => {{
-        // SAFETY: as in `flushed_then`.
-        let wal = unsafe { WalFile::of($file) };
-        match wal.inner_methods().and_then(|m| m.$method) {
-            // SAFETY: as in `flushed_then`.
-            Some(method) => unsafe { method(wal.inner, $($arg),*) },
-            None => $missing,
+/// The methods of a WAL, and of a database file: what both pass straight on.
+macro_rules! io_methods {
+    ($close:ident, $read:ident, $write:ident, $truncate:ident, $sync:ident, $size:ident,
+     $control:ident, $fetch:ident, $shm_lock:ident, $shm_barrier:ident) => {
+        ffi::sqlite3_io_methods {
+            iVersion: 3,
+            xClose: Some($close),
+            xRead: Some($read),
+            xWrite: Some($write),
+            xTruncate: Some($truncate),
+            xSync: Some($sync),
+            xFileSize: Some($size),
+            xLock: Some(lock),
+            xUnlock: Some(unlock),
+            xCheckReservedLock: Some(check_reserved_lock),
+            xFileControl: Some($control),
+            xSectorSize: Some(sector_size),
+            xDeviceCharacteristics: Some(device_characteristics),
+            xShmMap: Some(shm_map),
+            xShmLock: Some($shm_lock),
+            xShmBarrier: Some($shm_barrier),
+            xShmUnmap: Some(shm_unmap),
+            xFetch: Some($fetch),
+            xUnfetch: Some(unfetch),
         }
-    }};
+    };
 }
 
-static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
-    iVersion: 3,
-    xClose: Some(close),
-    xRead: Some(read),
-    xWrite: Some(write),
-    xTruncate: Some(truncate),
-    xSync: Some(sync),
-    xFileSize: Some(file_size),
-    xLock: Some(lock),
-    xUnlock: Some(unlock),
-    xCheckReservedLock: Some(check_reserved_lock),
-    xFileControl: Some(file_control),
-    xSectorSize: Some(sector_size),
-    xDeviceCharacteristics: Some(device_characteristics),
-    xShmMap: Some(shm_map),
-    xShmLock: Some(shm_lock),
-    xShmBarrier: Some(shm_barrier),
-    xShmUnmap: Some(shm_unmap),
-    xFetch: Some(fetch),
-    xUnfetch: Some(unfetch),
-};
+static WAL_METHODS: ffi::sqlite3_io_methods = io_methods!(
+    wal_close,
+    wal_read,
+    wal_write,
+    wal_truncate,
+    wal_sync,
+    wal_file_size,
+    wal_file_control,
+    wal_fetch,
+    shm_lock,
+    shm_barrier
+);
 
-unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
+static DB_METHODS: ffi::sqlite3_io_methods = io_methods!(
+    db_close,
+    read,
+    write,
+    truncate,
+    sync,
+    file_size,
+    file_control,
+    fetch,
+    db_shm_lock,
+    db_shm_barrier
+);
+
+unsafe extern "C" fn wal_close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: SQLite closes a file once, and uses it no more.
     let wal = unsafe { WalFile::of(file) };
     let flushed = wal.flush();
-    let closed = match wal.inner_methods().and_then(|m| m.xClose) {
-        // SAFETY: `inner` is open.
-        Some(close) => unsafe { close(wal.inner) },
-        None => ffi::SQLITE_OK,
-    };
+    if !wal.db.is_null() {
+        // SAFETY: a linked database file unlinks itself when it closes first.
+        unsafe { (*wal.db).wal = ptr::null_mut() };
+    }
+    let closed = straight!(file, xClose, ffi::SQLITE_OK,);
     // SAFETY: `open` wrote this `WalFile`; it is dropped once, here.
     unsafe { ptr::drop_in_place(file.cast::<WalFile>()) };
     if flushed != ffi::SQLITE_OK {
@@ -281,7 +379,78 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     }
 }
 
-unsafe extern "C" fn read(
+unsafe extern "C" fn db_close(file: *mut ffi::sqlite3_file) -> c_int {
+    let db = file.cast::<DbFile>();
+    {
+        let mut dbs = OPEN_DBS.lock().unwrap_or_else(PoisonError::into_inner);
+        dbs.retain(|(_, open)| *open != db as usize);
+    }
+    // SAFETY: `open` wrote this `DbFile`; SQLite closes it once.
+    let wal = unsafe { (*db).wal };
+    if !wal.is_null() {
+        // SAFETY: a linked WAL unlinks itself when it closes first.
+        unsafe { (*wal).db = ptr::null_mut() };
+    }
+    let closed = straight!(file, xClose, ffi::SQLITE_OK,);
+    // SAFETY: as above; dropped once, here.
+    unsafe { ptr::drop_in_place(db) };
+    closed
+}
+
+/// Makes the held writes of the WAL linked to database file `file`, if any.
+fn flush_wal_of(file: *mut ffi::sqlite3_file) -> c_int {
+    // SAFETY: called only from the database file's methods.
+    let wal = unsafe { (*file.cast::<DbFile>()).wal };
+    if wal.is_null() {
+        return ffi::SQLITE_OK;
+    }
+    // SAFETY: a linked WAL is open (it unlinks itself on close).
+    unsafe { (*wal).flush() }
+}
+
+unsafe extern "C" fn db_shm_barrier(file: *mut ffi::sqlite3_file) {
+    // The writer publishes a commit's wal-index header between two barriers:
+    // its frames go to the file first. With `synchronous = FULL` its sync made
+    // them already; an error here leaves them held for the next attempt.
+    let _ = flush_wal_of(file);
+    straight!(file, xShmBarrier, (),)
+}
+
+unsafe extern "C" fn db_shm_lock(
+    file: *mut ffi::sqlite3_file,
+    offset: c_int,
+    count: c_int,
+    flags: c_int,
+) -> c_int {
+    let releases_write_lock = flags & ffi::SQLITE_SHM_UNLOCK != 0
+        && offset <= WAL_WRITE_LOCK
+        && WAL_WRITE_LOCK < offset.saturating_add(count);
+    if releases_write_lock {
+        // What is still held belongs to a transaction that did not commit (a
+        // commit publishes at the barrier). Written now, as SQLite would have
+        // written it, it lands past the last commit; left held, it could
+        // land later over another writer's.
+        let flushed = flush_wal_of(file);
+        if flushed != ffi::SQLITE_OK {
+            // SAFETY: as in `flush_wal_of`.
+            let wal = unsafe { (*file.cast::<DbFile>()).wal };
+            if !wal.is_null() {
+                // SAFETY: as in `flush_wal_of`.
+                unsafe { (*wal).held.clear() };
+            }
+        }
+    }
+    straight!(
+        file,
+        xShmLock,
+        ffi::SQLITE_IOERR_SHMLOCK,
+        offset,
+        count,
+        flags
+    )
+}
+
+unsafe extern "C" fn wal_read(
     file: *mut ffi::sqlite3_file,
     buffer: *mut c_void,
     amount: c_int,
@@ -290,7 +459,7 @@ unsafe extern "C" fn read(
     flushed_then!(file, xRead, ffi::SQLITE_IOERR_READ, buffer, amount, offset)
 }
 
-unsafe extern "C" fn write(
+unsafe extern "C" fn wal_write(
     file: *mut ffi::sqlite3_file,
     bytes: *const c_void,
     amount: c_int,
@@ -302,42 +471,42 @@ unsafe extern "C" fn write(
     let Ok(len) = usize::try_from(amount) else {
         return ffi::SQLITE_IOERR_WRITE;
     };
-    if !wal.gather {
-        return wal.write_through(bytes, amount, offset);
-    }
-    let follows = i64::try_from(wal.held.len()).is_ok_and(|held| wal.held_at + held == offset);
+    let follows = i64::try_from(wal.held.len())
+        .ok()
+        .and_then(|held| wal.held_at.checked_add(held))
+        == Some(offset);
     if wal.held.is_empty() || !follows || wal.held.len() + len > MAX_HELD {
         let flushed = wal.flush();
         if flushed != ffi::SQLITE_OK {
             return flushed;
         }
-        if len > MAX_HELD {
+        if len == 0 || len > MAX_HELD {
             return wal.write_through(bytes, amount, offset);
         }
         wal.held_at = offset;
     }
-    // SAFETY: SQLite passes `amount` readable bytes at `bytes`.
+    // SAFETY: SQLite passes `amount` (> 0 here) readable bytes at `bytes`.
     let bytes = unsafe { std::slice::from_raw_parts(bytes.cast::<u8>(), len) };
     wal.held.extend_from_slice(bytes);
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
+unsafe extern "C" fn wal_truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
     flushed_then!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
 }
 
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+unsafe extern "C" fn wal_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     flushed_then!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
 }
 
-unsafe extern "C" fn file_size(
+unsafe extern "C" fn wal_file_size(
     file: *mut ffi::sqlite3_file,
     size: *mut ffi::sqlite3_int64,
 ) -> c_int {
     flushed_then!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT, size)
 }
 
-unsafe extern "C" fn file_control(
+unsafe extern "C" fn wal_file_control(
     file: *mut ffi::sqlite3_file,
     op: c_int,
     arg: *mut c_void,
@@ -345,7 +514,7 @@ unsafe extern "C" fn file_control(
     flushed_then!(file, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
 }
 
-unsafe extern "C" fn fetch(
+unsafe extern "C" fn wal_fetch(
     file: *mut ffi::sqlite3_file,
     offset: ffi::sqlite3_int64,
     amount: c_int,
@@ -354,6 +523,58 @@ unsafe extern "C" fn fetch(
     // SAFETY: SQLite passes a place for the pointer; none means "read instead".
     unsafe { *out = ptr::null_mut() };
     flushed_then!(file, xFetch, ffi::SQLITE_OK, offset, amount, out)
+}
+
+unsafe extern "C" fn read(
+    file: *mut ffi::sqlite3_file,
+    buffer: *mut c_void,
+    amount: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
+    straight!(file, xRead, ffi::SQLITE_IOERR_READ, buffer, amount, offset)
+}
+
+unsafe extern "C" fn write(
+    file: *mut ffi::sqlite3_file,
+    bytes: *const c_void,
+    amount: c_int,
+    offset: ffi::sqlite3_int64,
+) -> c_int {
+    straight!(file, xWrite, ffi::SQLITE_IOERR_WRITE, bytes, amount, offset)
+}
+
+unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
+    straight!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
+}
+
+unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    straight!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
+}
+
+unsafe extern "C" fn file_size(
+    file: *mut ffi::sqlite3_file,
+    size: *mut ffi::sqlite3_int64,
+) -> c_int {
+    straight!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT, size)
+}
+
+unsafe extern "C" fn file_control(
+    file: *mut ffi::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    straight!(file, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
+}
+
+unsafe extern "C" fn fetch(
+    file: *mut ffi::sqlite3_file,
+    offset: ffi::sqlite3_int64,
+    amount: c_int,
+    out: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: as in `wal_fetch`.
+    unsafe { *out = ptr::null_mut() };
+    straight!(file, xFetch, ffi::SQLITE_OK, offset, amount, out)
 }
 
 unsafe extern "C" fn unfetch(
@@ -431,10 +652,22 @@ unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c
     straight!(file, xShmUnmap, ffi::SQLITE_OK, delete)
 }
 
-/// The writes SQLite asked of the WAL of `conn`'s main database and the
-/// writes made to its file, when that WAL is open on this VFS.
+/// What the WAL of a connection's main database saw, when it is open on
+/// this VFS.
 #[cfg(test)]
-pub(crate) async fn wal_writes(conn: &mut sqlx::SqliteConnection) -> Option<(u64, u64)> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WalWrites {
+    /// Writes SQLite asked for.
+    pub(crate) asked: u64,
+    /// Writes made to the file.
+    pub(crate) made: u64,
+    /// Bytes held now.
+    pub(crate) held: usize,
+}
+
+/// What the WAL of `conn`'s main database saw, when it is open on this VFS.
+#[cfg(test)]
+pub(crate) async fn wal_writes(conn: &mut sqlx::SqliteConnection) -> Option<WalWrites> {
     let mut handle = conn.lock_handle().await.ok()?;
     let db = handle.as_raw_handle().as_ptr();
     let mut wal: *mut ffi::sqlite3_file = ptr::null_mut();
@@ -452,11 +685,15 @@ pub(crate) async fn wal_writes(conn: &mut sqlx::SqliteConnection) -> Option<(u64
         return None;
     }
     // SAFETY: `wal` is open while the connection is held.
-    let ours = unsafe { ptr::eq((*wal).pMethods, &METHODS) };
+    let ours = unsafe { ptr::eq((*wal).pMethods, &WAL_METHODS) };
     // SAFETY: a file with these methods was set up by `open`.
     ours.then(|| unsafe {
         let wal = WalFile::of(wal);
-        (wal.asked, wal.made)
+        WalWrites {
+            asked: wal.asked,
+            made: wal.made,
+            held: wal.held.len(),
+        }
     })
 }
 
@@ -468,11 +705,19 @@ mod tests {
     use super::*;
 
     async fn connect(path: &std::path::Path, gathered: bool) -> SqliteConnection {
+        connect_with(path, gathered, SqliteSynchronous::Full).await
+    }
+
+    async fn connect_with(
+        path: &std::path::Path,
+        gathered: bool,
+        synchronous: SqliteSynchronous,
+    ) -> SqliteConnection {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .page_size(2048)
             .pragma("wal_autocheckpoint", "0");
         let options = if gathered {
@@ -497,7 +742,7 @@ mod tests {
             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
         )
         .await;
-        let (asked, made) = wal_writes(&mut writer).await.expect("the WAL is ours");
+        let before = wal_writes(&mut writer).await.expect("the WAL is ours");
         run(
             &mut writer,
             "BEGIN;
@@ -506,10 +751,12 @@ mod tests {
              COMMIT;",
         )
         .await;
-        let (asked_after, made_after) = wal_writes(&mut writer).await.expect("still ours");
+        let after = wal_writes(&mut writer).await.expect("still ours");
         // 100 rows of 500 bytes fill some 26 pages of 2 KiB, two writes each.
-        assert!(asked_after - asked > 40, "asked {}", asked_after - asked);
-        assert_eq!(made_after - made, 1, "one write per commit");
+        let asked = after.asked - before.asked;
+        assert!(asked > 40, "asked {asked}");
+        assert_eq!(after.made - before.made, 1, "one write per commit");
+        assert_eq!(after.held, 0);
     }
 
     #[tokio::test]
@@ -531,7 +778,7 @@ mod tests {
              COMMIT;",
         )
         .await;
-        let (_, made) = wal_writes(&mut writer).await.expect("the WAL is ours");
+        let made = wal_writes(&mut writer).await.expect("the WAL is ours").made;
         assert!(made > 2, "the transaction spilled ({made} writes)");
 
         // A connection on SQLite's own VFS reads every frame from the file.
@@ -552,6 +799,69 @@ mod tests {
             .await
             .expect("checkpoints");
         assert_eq!(busy, 0);
+    }
+
+    /// A transaction of `rows` rows of 300 bytes, with a cache too small for
+    /// it, so that it spills frames into the WAL before it ends.
+    const SPILLING: &str = "PRAGMA cache_size = 8; BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+         INSERT INTO t (v) SELECT printf('%.300c', 'c') FROM n;";
+
+    async fn count(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(conn)
+            .await
+            .expect("counts")
+    }
+
+    #[tokio::test]
+    async fn nothing_stays_held_once_the_write_lock_is_let_go() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("lock.db");
+        let mut first = connect(&path, true).await;
+        run(
+            &mut first,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        )
+        .await;
+        run(&mut first, SPILLING).await;
+        let during = wal_writes(&mut first).await.expect("the WAL is ours");
+        assert!(during.made > 1, "the transaction spilled");
+        assert!(during.held > 0, "the last spilled frames are held");
+        run(&mut first, "ROLLBACK").await;
+        // Had the rolled-back frames stayed held, the first connection's next
+        // use of its WAL would write them over the second writer's commit.
+        // (SQLite's undo reads some frames back, which writes them too; the
+        // release of the write lock writes whatever is left.)
+        assert_eq!(wal_writes(&mut first).await.expect("ours").held, 0);
+
+        let mut second = connect(&path, true).await;
+        run(&mut second, "INSERT INTO t (v) VALUES ('second')").await;
+        assert_eq!(count(&mut first).await, 1);
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut first)
+            .await
+            .expect("checks");
+        assert_eq!(check, "ok");
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_does_not_sync_is_in_the_file_before_it_is_published() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("off.db");
+        // With `synchronous = OFF` nothing syncs the WAL; the barrier before
+        // the wal-index header is published writes what is held.
+        let mut writer = connect_with(&path, true, SqliteSynchronous::Off).await;
+        run(
+            &mut writer,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        )
+        .await;
+        run(&mut writer, SPILLING).await;
+        run(&mut writer, "COMMIT").await;
+        assert_eq!(wal_writes(&mut writer).await.expect("ours").held, 0);
+        let mut reader = connect(&path, false).await;
+        assert_eq!(count(&mut reader).await, 2000);
     }
 
     #[tokio::test]
