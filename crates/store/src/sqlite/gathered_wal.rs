@@ -450,15 +450,6 @@ unsafe extern "C" fn db_shm_lock(
     )
 }
 
-unsafe extern "C" fn wal_read(
-    file: *mut ffi::sqlite3_file,
-    buffer: *mut c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    flushed_then!(file, xRead, ffi::SQLITE_IOERR_READ, buffer, amount, offset)
-}
-
 unsafe extern "C" fn wal_write(
     file: *mut ffi::sqlite3_file,
     bytes: *const c_void,
@@ -491,166 +482,58 @@ unsafe extern "C" fn wal_write(
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn wal_truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
-    flushed_then!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
+/// Defines a method of both kinds of file that passes its call on: for a
+/// database file straight, for a WAL after making the held writes.
+macro_rules! forwarders {
+    ($straight:ident, $flushed:ident, $method:ident, $missing:expr, ($($arg:ident: $ty:ty),*)) => {
+        unsafe extern "C" fn $straight(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
+            straight!(file, $method, $missing, $($arg),*)
+        }
+
+        unsafe extern "C" fn $flushed(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> c_int {
+            flushed_then!(file, $method, $missing, $($arg),*)
+        }
+    };
 }
 
-unsafe extern "C" fn wal_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    flushed_then!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
+forwarders!(read, wal_read, xRead, ffi::SQLITE_IOERR_READ,
+    (buffer: *mut c_void, amount: c_int, offset: ffi::sqlite3_int64));
+forwarders!(truncate, wal_truncate, xTruncate, ffi::SQLITE_IOERR_TRUNCATE,
+    (size: ffi::sqlite3_int64));
+forwarders!(sync, wal_sync, xSync, ffi::SQLITE_IOERR_FSYNC, (flags: c_int));
+forwarders!(file_size, wal_file_size, xFileSize, ffi::SQLITE_IOERR_FSTAT,
+    (size: *mut ffi::sqlite3_int64));
+forwarders!(file_control, wal_file_control, xFileControl, ffi::SQLITE_NOTFOUND,
+    (op: c_int, arg: *mut c_void));
+// SQLite sets the pointer to none before it asks (and reads instead then).
+forwarders!(fetch, wal_fetch, xFetch, ffi::SQLITE_OK,
+    (offset: ffi::sqlite3_int64, amount: c_int, out: *mut *mut c_void));
+
+/// Defines a method that passes its call straight on, for either kind of file.
+macro_rules! straight_fn {
+    ($name:ident -> $ret:ty, $method:ident, $missing:expr, ($($arg:ident: $ty:ty),*)) => {
+        unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file, $($arg: $ty),*) -> $ret {
+            straight!(file, $method, $missing, $($arg),*)
+        }
+    };
 }
 
-unsafe extern "C" fn wal_file_size(
-    file: *mut ffi::sqlite3_file,
-    size: *mut ffi::sqlite3_int64,
-) -> c_int {
-    flushed_then!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT, size)
-}
-
-unsafe extern "C" fn wal_file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    flushed_then!(file, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
-}
-
-unsafe extern "C" fn wal_fetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    amount: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: SQLite passes a place for the pointer; none means "read instead".
-    unsafe { *out = ptr::null_mut() };
-    flushed_then!(file, xFetch, ffi::SQLITE_OK, offset, amount, out)
-}
-
-unsafe extern "C" fn read(
-    file: *mut ffi::sqlite3_file,
-    buffer: *mut c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    straight!(file, xRead, ffi::SQLITE_IOERR_READ, buffer, amount, offset)
-}
-
-unsafe extern "C" fn write(
-    file: *mut ffi::sqlite3_file,
-    bytes: *const c_void,
-    amount: c_int,
-    offset: ffi::sqlite3_int64,
-) -> c_int {
-    straight!(file, xWrite, ffi::SQLITE_IOERR_WRITE, bytes, amount, offset)
-}
-
-unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
-    straight!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, size)
-}
-
-unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    straight!(file, xSync, ffi::SQLITE_IOERR_FSYNC, flags)
-}
-
-unsafe extern "C" fn file_size(
-    file: *mut ffi::sqlite3_file,
-    size: *mut ffi::sqlite3_int64,
-) -> c_int {
-    straight!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT, size)
-}
-
-unsafe extern "C" fn file_control(
-    file: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
-    straight!(file, xFileControl, ffi::SQLITE_NOTFOUND, op, arg)
-}
-
-unsafe extern "C" fn fetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    amount: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: as in `wal_fetch`.
-    unsafe { *out = ptr::null_mut() };
-    straight!(file, xFetch, ffi::SQLITE_OK, offset, amount, out)
-}
-
-unsafe extern "C" fn unfetch(
-    file: *mut ffi::sqlite3_file,
-    offset: ffi::sqlite3_int64,
-    page: *mut c_void,
-) -> c_int {
-    straight!(file, xUnfetch, ffi::SQLITE_OK, offset, page)
-}
-
-unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    straight!(file, xLock, ffi::SQLITE_IOERR_LOCK, level)
-}
-
-unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    straight!(file, xUnlock, ffi::SQLITE_IOERR_UNLOCK, level)
-}
-
-unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    straight!(
-        file,
-        xCheckReservedLock,
-        ffi::SQLITE_IOERR_CHECKRESERVEDLOCK,
-        out
-    )
-}
-
-unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    straight!(file, xSectorSize, 4096,)
-}
-
-unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    straight!(file, xDeviceCharacteristics, 0,)
-}
-
-unsafe extern "C" fn shm_map(
-    file: *mut ffi::sqlite3_file,
-    region: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    straight!(
-        file,
-        xShmMap,
-        ffi::SQLITE_IOERR_SHMMAP,
-        region,
-        size,
-        extend,
-        out
-    )
-}
-
-unsafe extern "C" fn shm_lock(
-    file: *mut ffi::sqlite3_file,
-    offset: c_int,
-    count: c_int,
-    flags: c_int,
-) -> c_int {
-    straight!(
-        file,
-        xShmLock,
-        ffi::SQLITE_IOERR_SHMLOCK,
-        offset,
-        count,
-        flags
-    )
-}
-
-unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    straight!(file, xShmBarrier, (),)
-}
-
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    straight!(file, xShmUnmap, ffi::SQLITE_OK, delete)
-}
+straight_fn!(write -> c_int, xWrite, ffi::SQLITE_IOERR_WRITE,
+    (bytes: *const c_void, amount: c_int, offset: ffi::sqlite3_int64));
+straight_fn!(unfetch -> c_int, xUnfetch, ffi::SQLITE_OK,
+    (offset: ffi::sqlite3_int64, page: *mut c_void));
+straight_fn!(lock -> c_int, xLock, ffi::SQLITE_IOERR_LOCK, (level: c_int));
+straight_fn!(unlock -> c_int, xUnlock, ffi::SQLITE_IOERR_UNLOCK, (level: c_int));
+straight_fn!(check_reserved_lock -> c_int, xCheckReservedLock,
+    ffi::SQLITE_IOERR_CHECKRESERVEDLOCK, (out: *mut c_int));
+straight_fn!(sector_size -> c_int, xSectorSize, 4096, ());
+straight_fn!(device_characteristics -> c_int, xDeviceCharacteristics, 0, ());
+straight_fn!(shm_map -> c_int, xShmMap, ffi::SQLITE_IOERR_SHMMAP,
+    (region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void));
+straight_fn!(shm_lock -> c_int, xShmLock, ffi::SQLITE_IOERR_SHMLOCK,
+    (offset: c_int, count: c_int, flags: c_int));
+straight_fn!(shm_barrier -> (), xShmBarrier, (), ());
+straight_fn!(shm_unmap -> c_int, xShmUnmap, ffi::SQLITE_OK, (delete: c_int));
 
 /// What the WAL of a connection's main database saw, when it is open on
 /// this VFS.
