@@ -79,8 +79,6 @@ struct WalFile {
 #[repr(C)]
 struct DbFile {
     wrapped: Wrapped,
-    /// The name SQLite opened it with, which its WAL's name leads back to.
-    name: usize,
     /// Its open WAL, if any.
     wal: *mut WalFile,
 }
@@ -94,8 +92,9 @@ const INNER_OFFSET: usize = {
 // SQLite allocates files 8-aligned.
 const _: () = assert!(std::mem::align_of::<WalFile>() <= 8 && std::mem::align_of::<DbFile>() <= 8);
 
-/// The main database files open on this VFS, by name, for their WALs to find
-/// (`DbFile` addresses as integers; only `open` and `close` touch it).
+/// The main database files open on this VFS, by the name SQLite opened them
+/// with (which their WAL's name leads back to), for their WALs to find:
+/// addresses as integers; only `open` and `db_close` touch it.
 static OPEN_DBS: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 /// Registers the VFS (once per process) and returns its name, or SQLite's
@@ -211,7 +210,6 @@ unsafe extern "C" fn open(
                 file.cast::<DbFile>(),
                 DbFile {
                     wrapped: wrapped(&DB_METHODS),
-                    name: name as usize,
                     wal: ptr::null_mut(),
                 },
             );
