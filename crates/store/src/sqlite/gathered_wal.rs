@@ -395,22 +395,24 @@ unsafe extern "C" fn db_close(file: *mut ffi::sqlite3_file) -> c_int {
     closed
 }
 
-/// Makes the held writes of the WAL linked to database file `file`, if any.
-fn flush_wal_of(file: *mut ffi::sqlite3_file) -> c_int {
-    // SAFETY: called only from the database file's methods.
-    let wal = unsafe { (*file.cast::<DbFile>()).wal };
-    if wal.is_null() {
-        return ffi::SQLITE_OK;
-    }
-    // SAFETY: a linked WAL is open (it unlinks itself on close).
-    unsafe { (*wal).flush() }
+/// The open WAL linked to database file `file`, if any.
+///
+/// # Safety
+/// `file` is a [`DbFile`] opened by [`open`], not closed.
+unsafe fn linked_wal<'a>(file: *mut ffi::sqlite3_file) -> Option<&'a mut WalFile> {
+    // SAFETY: per the caller; a linked WAL is open (it unlinks itself on
+    // close), and the connection uses its files from one thread at a time.
+    unsafe { (*file.cast::<DbFile>()).wal.as_mut() }
 }
 
 unsafe extern "C" fn db_shm_barrier(file: *mut ffi::sqlite3_file) {
     // The writer publishes a commit's wal-index header between two barriers:
     // its frames go to the file first. With `synchronous = FULL` its sync made
     // them already; an error here leaves them held for the next attempt.
-    let _ = flush_wal_of(file);
+    // SAFETY: SQLite calls this only on the database file `open` wrapped.
+    if let Some(wal) = unsafe { linked_wal(file) } {
+        let _ = wal.flush();
+    }
     straight!(file, xShmBarrier, (),)
 }
 
@@ -423,19 +425,14 @@ unsafe extern "C" fn db_shm_lock(
     let releases_write_lock = flags & ffi::SQLITE_SHM_UNLOCK != 0
         && offset <= WAL_WRITE_LOCK
         && WAL_WRITE_LOCK < offset.saturating_add(count);
-    if releases_write_lock {
+    // SAFETY: as in `db_shm_barrier`.
+    if releases_write_lock && let Some(wal) = unsafe { linked_wal(file) } {
         // What is still held belongs to a transaction that did not commit (a
         // commit publishes at the barrier). Written now, as SQLite would have
         // written it, it lands past the last commit; left held, it could
-        // land later over another writer's.
-        let flushed = flush_wal_of(file);
-        if flushed != ffi::SQLITE_OK {
-            // SAFETY: as in `flush_wal_of`.
-            let wal = unsafe { (*file.cast::<DbFile>()).wal };
-            if !wal.is_null() {
-                // SAFETY: as in `flush_wal_of`.
-                unsafe { (*wal).held.clear() };
-            }
+        // land later over another writer's, so it goes even if unwritten.
+        if wal.flush() != ffi::SQLITE_OK {
+            wal.held.clear();
         }
     }
     straight!(
