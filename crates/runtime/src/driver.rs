@@ -266,10 +266,13 @@ impl Driver {
     /// Like [`drive`](Self::drive), also telling whether a [`fresh`](Self::fresh)
     /// run's first point found its id taken (then nothing was written).
     pub(crate) async fn drive_and_tell(mut self) -> Result<(Driven, bool)> {
+        let driving = self.inner.run_watchers.driving(&self.run);
         let result = self.drive_inner().await;
         for (_, task) in self.tasks.drain() {
             task.abort();
         }
+        // Tells the run's long polls to look; also if this future is dropped.
+        drop(driving);
         if self.existed {
             // Another start with the same id won; this driver never ran anything.
             return result.map(|driven| (driven, true));

@@ -86,7 +86,7 @@ pub(crate) struct Inner {
     pub(crate) options: Options,
     progress: broadcast::Sender<Progress>,
     /// Long polls waiting for one run to stop (see [`Runtime::watch_run`]).
-    run_watchers: Arc<crate::progress::RunWatchers>,
+    pub(crate) run_watchers: Arc<crate::progress::RunWatchers>,
     /// Rung when a run may have become runnable (a decision, an event, a
     /// message, a new run), here or on another node, so a worker looks for
     /// due runs now instead of at its next poll.
@@ -109,11 +109,10 @@ impl Inner {
         self.wakeups.wake();
     }
 
-    /// Sends a progress event to whoever listens.
+    /// Sends a progress event to whoever listens. (A run's watchers hear
+    /// that it stopped from its driver's [`Driving`](crate::progress::Driving)
+    /// mark.)
     pub(crate) fn emit(&self, progress: Progress) {
-        if let Progress::RunStopped { run, .. } = &progress {
-            self.run_watchers.stopped(run);
-        }
         if self.progress.receiver_count() > 0 {
             let _ = self.progress.send(progress);
         }

@@ -78,17 +78,33 @@ where
     let deadline = tokio::time::Instant::now() + wait;
     let interval = state.options().poll_interval;
     let mut live = true;
+    // While a driver here drives the run, a look finds it as that driver left
+    // it, which the watch reports when the driver stops: the first look waits
+    // for that (or the fallback interval). Half the reads of a start-then-
+    // await client.
+    let mut look_now =
+        wait.is_zero() || !matches!(&listener, Listener::Run(watch) if watch.driven_here());
+    let mut last = None;
     loop {
-        let (answer, done) = look().await?;
-        if done || tokio::time::Instant::now() >= deadline {
-            return Ok(answer);
+        if look_now {
+            let (answer, done) = look().await?;
+            if done || tokio::time::Instant::now() >= deadline {
+                return Ok(answer);
+            }
+            last = Some(answer);
         }
+        look_now = true;
         let next_look =
             tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + interval));
         tokio::pin!(next_look);
         tokio::select! {
             () = &mut next_look => {}
-            () = state.shutting_down() => return Ok(answer),
+            () = state.shutting_down() => {
+                return match last {
+                    Some(answer) => Ok(answer),
+                    None => Ok(look().await?.0),
+                };
+            }
             more = listener.next(), if live => {
                 if !more {
                     // Nothing more will come: the fallback interval serves.
