@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::Harness;
 use serde_json::json;
 use server::ServerOptions;
@@ -22,37 +22,14 @@ async fn a_result_long_poll_answers_when_the_run_driven_here_ends() {
         // Asked right after the start, while its driver still drives it: the
         // first look waits for the driver to stop.
         let id = h.start(&format!("poll-{i}"), 50).await;
-        let answer = h
-            .call(
-                Method::GET,
-                &format!("/v1/runs/{id}/result?wait=60"),
-                Some(&h.viewer),
-                None,
-            )
-            .await;
+        let answer = h.result(&id, 60).await;
         assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
         assert_eq!(answer.body["finished"], json!(true), "{:?}", answer.body);
         assert_eq!(answer.body["status"], json!("completed"));
     }
     // A run nobody drives any more is looked at at once, and so is an
     // unknown one.
-    let again = h
-        .call(
-            Method::GET,
-            "/v1/runs/poll-0/result?wait=60",
-            Some(&h.viewer),
-            None,
-        )
-        .await;
-    assert_eq!(again.body["finished"], json!(true));
-    let unknown = h
-        .call(
-            Method::GET,
-            "/v1/runs/nobody/result?wait=60",
-            Some(&h.viewer),
-            None,
-        )
-        .await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(h.result("poll-0", 60).await.body["finished"], json!(true));
+    assert_eq!(h.result("nobody", 60).await.status, StatusCode::NOT_FOUND);
     h.stop().await;
 }

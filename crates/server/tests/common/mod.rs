@@ -186,17 +186,21 @@ impl Harness {
         answer.body["id"].as_str().expect("an id").to_owned()
     }
 
+    /// One result long poll of up to `wait` seconds, as the viewer.
+    pub async fn result(&self, id: &str, wait: u64) -> Answer {
+        self.call(
+            Method::GET,
+            &format!("/v1/runs/{id}/result?wait={wait}"),
+            Some(&self.viewer),
+            None,
+        )
+        .await
+    }
+
     /// Waits (long poll) until the run has ended; returns its result answer.
     pub async fn finished(&self, id: &str) -> Value {
         for _ in 0..10 {
-            let answer = self
-                .call(
-                    Method::GET,
-                    &format!("/v1/runs/{id}/result?wait=10"),
-                    Some(&self.viewer),
-                    None,
-                )
-                .await;
+            let answer = self.result(id, 10).await;
             assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
             if answer.body["finished"] == json!(true) {
                 return answer.body;

@@ -26,7 +26,6 @@ use runtime::ApiRole;
 use serde::Deserialize;
 use serde_json::json;
 use server::{AppState, ServerOptions};
-use store::Store;
 use tokio::sync::oneshot;
 
 use super::report::{self, PhaseReport};
@@ -129,16 +128,9 @@ pub async fn phase(
 
     // Checked after the clock stopped: each completed run's result is W1's.
     let done = run.seen;
-    let mut completed = 0;
-    let mut failed = done.failed;
-    for id in &done.completed {
-        match bench.rt.store().run_outcome(id).await? {
-            Some(record) if super::w1::is_w1_result(record.result.as_ref(), id, variant) => {
-                completed += 1;
-            }
-            _ => failed += 1,
-        }
-    }
+    let (completed, wrong) =
+        super::w1::check_results(bench.rt.store(), &done.completed, variant).await?;
+    let failed = done.failed + wrong;
     let mut latencies = done.latencies_ms;
     latencies.sort_by(f64::total_cmp);
     let mut starts = done.start_ms;

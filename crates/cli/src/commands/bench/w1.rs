@@ -277,14 +277,8 @@ async fn phase(
     }
 
     // Checked after the clock stopped: each completed run's result is W1's.
-    let mut completed = 0;
-    let mut failed = done.failed;
-    for id in &done.completed {
-        match bench.rt.store().run_outcome(id).await? {
-            Some(record) if is_w1_result(record.result.as_ref(), id, variant) => completed += 1,
-            _ => failed += 1,
-        }
-    }
+    let (completed, wrong) = check_results(bench.rt.store(), &done.completed, variant).await?;
+    let failed = done.failed + wrong;
     let mut latencies = done.latencies_ms;
     latencies.sort_by(f64::total_cmp);
     let log = report::check_log(bench.log.path(), &done.started)?;
@@ -310,6 +304,37 @@ async fn phase(
         commits,
         log,
     })
+}
+
+/// How many of the runs the client saw complete hold W1's result in the
+/// store, and how many do not (each of those is reported with what it holds).
+pub(super) async fn check_results(
+    store: &store::AnyStore,
+    ids: &[String],
+    variant: Variant,
+) -> anyhow::Result<(usize, usize)> {
+    let mut right = 0;
+    let mut wrong = 0;
+    for id in ids {
+        match store.run_outcome(id).await? {
+            Some(record) if is_w1_result(record.result.as_ref(), id, variant) => right += 1,
+            Some(record) => {
+                wrong += 1;
+                let (status, result, error) = (record.status, record.result, record.error);
+                let held = match (result, error) {
+                    (Some(result), _) => format!("result {result}"),
+                    (None, Some(error)) => format!("error {error}"),
+                    (None, None) => "neither result nor error".to_owned(),
+                };
+                errln!("bench: run {id} is {status}, not W1's result: it holds {held}");
+            }
+            None => {
+                wrong += 1;
+                errln!("bench: run {id} was seen to complete but is not in the store");
+            }
+        }
+    }
+    Ok((right, wrong))
 }
 
 /// Whether `result` is W1's result (W1.md §3, `END WORKFLOW`) for run `id`.
