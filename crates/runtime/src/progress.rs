@@ -179,8 +179,8 @@ pub struct RunWatch {
 
 impl RunWatch {
     /// Whether a driver here was driving the run when the watch began: then
-    /// [`changed`](Self::changed) resolves when it stops, and the run's
-    /// stored state cannot end before that.
+    /// [`changed`](Self::changed) resolves when it stops, and until then a
+    /// look at the store finds the run as that driver left it.
     pub fn driven_here(&self) -> bool {
         self.driven_here
     }
