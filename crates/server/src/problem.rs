@@ -406,7 +406,10 @@ where
     serde_json::from_slice(&bytes).map(Some).map_err(|error| {
         use serde_json::error::Category;
         match error.classify() {
-            Category::Data => Problem::new(Kind::InvalidBody, format!("the body {error}")),
+            Category::Data => Problem::new(
+                Kind::InvalidBody,
+                format!("the body has the wrong shape: {error}"),
+            ),
             Category::Syntax | Category::Eof | Category::Io => Problem::new(
                 Kind::MalformedJson,
                 format!("the body is not JSON: {error}"),

@@ -227,7 +227,8 @@ impl Harness {
     }
 
     /// Everything a request could change, read through the store: runs (with
-    /// status and version), events, approval requests (with votes) and steps.
+    /// status and version), events, approval requests (with votes), steps
+    /// and spent approval links.
     pub async fn snapshot(&self) -> Value {
         use store::Store;
         let store = self.state.runtime().store();
@@ -271,7 +272,20 @@ impl Harness {
             .into_iter()
             .map(|a| json!([a.id, a.status.as_str(), a.votes]))
             .collect();
-        json!({"runs": out, "events": events, "approvals": approvals})
+        // A link spent is a change too, even where its decision was refused.
+        let mut spent = Vec::new();
+        for approval in &approvals {
+            let id = approval[0].as_str().expect("an approval id");
+            let used = store
+                .approval_tokens(id)
+                .await
+                .expect("tokens")
+                .iter()
+                .filter(|t| t.used_at.is_some())
+                .count();
+            spent.push(json!([id, used]));
+        }
+        json!({"runs": out, "events": events, "approvals": approvals, "links spent": spent})
     }
 
     pub async fn stop(self) {
