@@ -1,7 +1,8 @@
-//! `botflow worker` and `botflow run --wait-timers` as a user runs them:
-//! a run left waiting on a timer exits 3 and says when it is due; a worker
-//! killed with SIGKILL before the timer fires loses nothing, and the next
-//! worker fires it; SIGTERM stops a worker with exit code 0.
+//! `botflow worker`, `botflow run --wait-timers` and `botflow resume
+//! --wait-timers` as a user runs them: a run left waiting on a timer exits 3
+//! and says when it is due; a worker killed with SIGKILL before the timer
+//! fires loses nothing, and the next worker fires it; SIGTERM stops a worker
+//! with exit code 0; `resume` sleeps through a timer due within its bound.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -15,10 +16,15 @@ const NAP: &str = "ORCHESTRATE WORKFLOW \"nap\"\n  DELAY 1\n  RETURN \"rested\"\
 
 /// A bots folder with one package whose workflow naps for a second.
 fn bots(dir: &Path) -> PathBuf {
+    bots_with(dir, NAP)
+}
+
+/// A bots folder with one package whose workflow is `source`.
+fn bots_with(dir: &Path, source: &str) -> PathBuf {
     let bots = dir.join("bots");
     let dialog = bots.join("flow.gbai/flow.gbdialog");
     std::fs::create_dir_all(&dialog).expect("create the package");
-    std::fs::write(dialog.join("main.bas"), NAP).expect("write the workflow");
+    std::fs::write(dialog.join("main.bas"), source).expect("write the workflow");
     bots
 }
 
@@ -110,4 +116,41 @@ fn a_worker_killed_before_a_timer_fires_loses_nothing_and_the_next_one_fires_it(
         "one line per run that ends: {}",
         text(&output.stdout)
     );
+}
+
+/// `botflow resume --wait-timers SECS`; returns what it said.
+fn resume_waiting(bots: &Path, db: &Path, secs: &str) -> String {
+    let output = botflow()
+        .args(["resume", "--wait-timers", secs, "--bots"])
+        .arg(bots)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("botflow resume runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stderr)
+}
+
+#[test]
+fn resume_sleeps_through_a_timer_due_within_its_bound_and_leaves_a_later_one() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // Three seconds: long enough that the first resume cannot find it due.
+    let bots = bots_with(dir.path(), &NAP.replace("DELAY 1", "DELAY 3"));
+    let db = dir.path().join("botflow.db");
+    run_without_waiting(&bots, &db, "nap-1");
+
+    // Not due yet, and not to be waited for: left to a worker.
+    let said = resume_waiting(&bots, &db, "0");
+    assert!(said.contains("resumed 0 run(s)"), "{said}");
+    assert_eq!(show(&db, "nap-1")["status"], "waiting");
+
+    // Within the bound: slept through, the run driven to its end.
+    let said = resume_waiting(&bots, &db, "30");
+    assert!(
+        said.contains("resumed 1 run(s): 1 ended, 0 waiting"),
+        "{said}"
+    );
+    let run = show(&db, "nap-1");
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["result"], "rested");
 }

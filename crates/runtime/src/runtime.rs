@@ -1,6 +1,7 @@
 //! [`Runtime`]: the store, the deployment, the program cache and the group
 //! committer, and the operations on runs built from them.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,6 +179,19 @@ pub struct ResumeReport {
     pub finished: usize,
     /// Of those, how many are waiting now.
     pub waiting: usize,
+}
+
+impl ResumeReport {
+    /// The report of runs whose last drive ended them (`Some(true)`), left
+    /// them waiting (`Some(false)`) or neither (fenced, failed to drive).
+    fn of(last: &HashMap<String, Option<bool>>) -> ResumeReport {
+        let count = |outcome| last.values().filter(|o| **o == Some(outcome)).count();
+        ResumeReport {
+            driven: last.len(),
+            finished: count(true),
+            waiting: count(false),
+        }
+    }
 }
 
 /// Who decides an approval request with [`Runtime::decide`], and with what
@@ -642,7 +656,36 @@ impl Runtime {
     /// run is runnable. Runs still leased by a driver that may be dead are
     /// waited for until their lease lapses.
     pub async fn resume_all(&self) -> Result<ResumeReport> {
-        let mut report = ResumeReport::default();
+        let mut last = HashMap::new();
+        self.resume_runnable(&mut last).await?;
+        Ok(ResumeReport::of(&last))
+    }
+
+    /// [`Runtime::resume_all`], then, while a waiting run's own timer (a
+    /// `DELAY`, a `RETRY` back-off, a `WAIT FOR` timeout) falls due within
+    /// `wait` of the start, sleeps until it and resumes again, as `botflow
+    /// run --wait-timers` does for one run. An approval's deadline is not
+    /// slept through: people decide those. Each run is counted once, as it
+    /// stands at the end.
+    pub async fn resume_all_with_timers(&self, wait: Duration) -> Result<ResumeReport> {
+        let until = now_ms().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        let mut last = HashMap::new();
+        loop {
+            self.resume_runnable(&mut last).await?;
+            // A timer already past belongs to a run another driver holds:
+            // its lease is waited for, but never beyond `until`.
+            match self.inner.store.next_timer(until).await? {
+                Some(due) if now_ms() <= until => {
+                    sleep_until(due.max(now_ms() + 10).min(until)).await;
+                }
+                _ => return Ok(ResumeReport::of(&last)),
+            }
+        }
+    }
+
+    /// Drives every runnable run until none is, noting in `last` how each
+    /// one's last drive left it.
+    async fn resume_runnable(&self, last: &mut HashMap<String, Option<bool>>) -> Result<()> {
         loop {
             let claimed = self.claim_due().await?;
             if claimed.is_empty() {
@@ -669,21 +712,32 @@ impl Runtime {
                         sleep_until(until.max(now_ms()) + 10).await;
                         continue;
                     }
-                    None => return Ok(report),
+                    None => return Ok(()),
                 }
             }
             let mut tasks = tokio::task::JoinSet::new();
             for record in claimed {
                 let runtime = self.clone();
-                tasks.spawn(async move { runtime.drive_claimed(record).await });
+                tasks.spawn(async move {
+                    let id = record.id.clone();
+                    (id, runtime.drive_claimed(record).await)
+                });
             }
             while let Some(joined) = tasks.join_next().await {
-                report.driven += 1;
                 match joined {
-                    Ok(Ok(Driven::Finished(_))) => report.finished += 1,
-                    Ok(Ok(Driven::Waiting { .. })) => report.waiting += 1,
-                    Ok(Ok(Driven::Fenced)) => {}
-                    Ok(Err(error)) => tracing::warn!(%error, "resuming a run failed"),
+                    Ok((id, Ok(Driven::Finished(_)))) => {
+                        last.insert(id, Some(true));
+                    }
+                    Ok((id, Ok(Driven::Waiting { .. }))) => {
+                        last.insert(id, Some(false));
+                    }
+                    Ok((id, Ok(Driven::Fenced))) => {
+                        last.insert(id, None);
+                    }
+                    Ok((id, Err(error))) => {
+                        tracing::warn!(%error, run = %id, "resuming a run failed");
+                        last.insert(id, None);
+                    }
                     Err(error) => tracing::warn!(%error, "a run's driver panicked"),
                 }
             }

@@ -119,6 +119,10 @@ impl Store for AnyStore {
         delegate!(self.run_outcome(id))
     }
 
+    async fn next_timer(&self, until: i64) -> Result<Option<i64>> {
+        delegate!(self.next_timer(until))
+    }
+
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
         delegate!(self.list_runs(filter))
     }

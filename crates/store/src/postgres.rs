@@ -653,6 +653,13 @@ impl Store for PostgresStore {
         row.map(RunOutcome::try_from).transpose()
     }
 
+    async fn next_timer(&self, until: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(crate::approval_sql::NEXT_TIMER)
+            .bind(until)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
         let rows: Vec<rows::SummaryRow> = sqlx::query_as(
             "SELECT id, workflow, bot, program_hash, status, wake_at, version, parent_run, \

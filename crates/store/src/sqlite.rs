@@ -1318,6 +1318,14 @@ impl Store for SqliteStore {
         row.map(RunOutcome::try_from).transpose()
     }
 
+    async fn next_timer(&self, until: i64) -> Result<Option<i64>> {
+        let mut conn = self.readers.acquire().await?;
+        Ok(sqlx::query_scalar(crate::approval_sql::NEXT_TIMER)
+            .bind(until)
+            .fetch_one(&mut *conn)
+            .await?)
+    }
+
     async fn list_runs(&self, filter: RunFilter) -> Result<Vec<RunSummary>> {
         let mut conn = self.readers.acquire().await?;
         let rows: Vec<rows::SummaryRow> = sqlx::query_as(

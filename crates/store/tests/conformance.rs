@@ -104,6 +104,7 @@ conformance!(
     a_decision_made_while_the_run_is_driven_still_wakes_it,
     approvals_are_listed_by_the_approver_they_are_addressed_to,
     approvals_are_paged_from_the_last_key_of_a_page,
+    the_next_timer_leaves_out_runs_that_people_decide,
     events_match_by_name_key_address_and_start,
     consumption_and_delivery_commit_with_the_point,
     publishing_wakes_the_runs_that_wait,

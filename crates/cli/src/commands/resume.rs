@@ -2,7 +2,10 @@
 //! process that died, or `waiting` and due) until none is, then exit.
 //!
 //! Runs still leased by a process that may have died are waited for until
-//! the lease lapses (`BOTFLOW_LEASE_MS`).
+//! the lease lapses (`BOTFLOW_LEASE_MS`). Like `botflow run`, it sleeps
+//! through the runs' own timers due within `--wait-timers` seconds (a
+//! `RETRY` back-off the dead process left, a `DELAY`) and drives those runs
+//! on; approvals, events and messages are not waited for.
 
 use std::process::ExitCode;
 
@@ -15,13 +18,20 @@ pub struct Args {
     pub bots: BotsArgs,
     #[command(flatten)]
     pub db: DbArgs,
+
+    /// Sleep through the timers of waiting runs (`DELAY`, `WAIT`, retry
+    /// back-off) due within this many seconds and drive those runs on; a
+    /// later timer is left to `botflow worker`.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub wait_timers: u64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deployment = runner::deployment_at(&args.bots.bots)?;
     runner::block_on(async move {
         let rt = runner::runtime(runner::open_store(&args.db).await?, deployment)?;
-        let report = rt.resume_all().await?;
+        let wait = std::time::Duration::from_secs(args.wait_timers);
+        let report = rt.resume_all_with_timers(wait).await?;
         errln!(
             "resumed {} run(s): {} ended, {} waiting",
             report.driven,

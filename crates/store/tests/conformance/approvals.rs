@@ -7,7 +7,7 @@ use store::{
     ListKey, NewApproval, PointOutcome, RunStatus, Store,
 };
 
-use crate::harness::{Harness, point, started_run};
+use crate::harness::{Harness, new_run, point, started_run};
 
 fn request(run: &str, id: &str, approvers: &[&str], require_n: i32) -> NewApproval {
     NewApproval {
@@ -496,4 +496,32 @@ pub async fn approvals_are_paged_from_the_last_key_of_a_page(h: &Harness) {
         id: "r1:9".to_owned(),
     };
     assert_eq!(ids(&page(Some(between), None, 10).await), ["r2:3", "r3:3"]);
+}
+
+pub async fn the_next_timer_leaves_out_runs_that_people_decide(h: &Harness) {
+    let s = &h.store;
+    // Held by a pending request whose deadline (1_100) comes first.
+    waiting_on(h, "held", request("held", "held:3", &["m@x"], 1)).await;
+    assert_eq!(s.next_timer(10_000).await.expect("read"), None);
+
+    for (id, status, wake_at) in [
+        ("later", RunStatus::Waiting, Some(5_000)),
+        ("sooner", RunStatus::Waiting, Some(2_000)),
+        ("no-timer", RunStatus::Waiting, None),
+        ("ended", RunStatus::Completed, Some(1_500)),
+    ] {
+        let mut run = new_run(id, 1);
+        run.status = status;
+        run.wake_at = wake_at;
+        s.create_run(run).await.expect("created");
+    }
+    assert_eq!(s.next_timer(10_000).await.expect("read"), Some(2_000));
+    assert_eq!(s.next_timer(2_000).await.expect("read"), Some(2_000));
+    assert_eq!(s.next_timer(1_999).await.expect("read"), None);
+
+    // Decided, the request no longer holds its run, which is due at once.
+    s.decide_approval("held:3", decision(true, "m@x", 300))
+        .await
+        .expect("the approver decides");
+    assert_eq!(s.next_timer(10_000).await.expect("read"), Some(300));
 }
