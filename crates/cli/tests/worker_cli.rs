@@ -118,39 +118,42 @@ fn a_worker_killed_before_a_timer_fires_loses_nothing_and_the_next_one_fires_it(
     );
 }
 
-/// `botflow resume --wait-timers SECS`; returns what it said.
-fn resume_waiting(bots: &Path, db: &Path, secs: &str) -> String {
-    let output = botflow()
-        .args(["resume", "--wait-timers", secs, "--bots"])
-        .arg(bots)
-        .arg("--db")
-        .arg(db)
-        .output()
-        .expect("botflow resume runs");
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    text(&output.stderr)
-}
-
 #[test]
 fn resume_sleeps_through_a_timer_due_within_its_bound_and_leaves_a_later_one() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    // Three seconds: long enough that the first resume cannot find it due.
-    let bots = bots_with(dir.path(), &NAP.replace("DELAY 1", "DELAY 3"));
+    let bots = bots_with(dir.path(), &NAP.replace("DELAY 1", "DELAY pause"));
     let db = dir.path().join("botflow.db");
-    run_without_waiting(&bots, &db, "nap-1");
+    for (id, pause) in [("short", 1), ("long", 600)] {
+        let output = botflow()
+            .args(["run", "--wait-timers", "0", "--id", id, "--input"])
+            .arg(format!(r#"{{"pause": {pause}}}"#))
+            .arg("--db")
+            .arg(&db)
+            .arg(&bots)
+            .output()
+            .expect("botflow run runs");
+        assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    }
 
-    // Not due yet, and not to be waited for: left to a worker.
-    let said = resume_waiting(&bots, &db, "0");
-    assert!(said.contains("resumed 0 run(s)"), "{said}");
-    assert_eq!(show(&db, "nap-1")["status"], "waiting");
-
-    // Within the bound: slept through, the run driven to its end.
-    let said = resume_waiting(&bots, &db, "30");
+    let output = botflow()
+        .args(["resume", "--wait-timers", "30", "--bots"])
+        .arg(&bots)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("botflow resume runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let said = text(&output.stderr);
     assert!(
         said.contains("resumed 1 run(s): 1 ended, 0 waiting"),
         "{said}"
     );
-    let run = show(&db, "nap-1");
-    assert_eq!(run["status"], "completed");
-    assert_eq!(run["result"], "rested");
+    let short = show(&db, "short");
+    assert_eq!(short["status"], "completed");
+    assert_eq!(short["result"], "rested");
+    assert_eq!(
+        show(&db, "long")["status"],
+        "waiting",
+        "due after the bound"
+    );
 }

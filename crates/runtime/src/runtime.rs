@@ -170,10 +170,11 @@ pub struct Execution {
     pub driven: Driven,
 }
 
-/// What [`Runtime::resume_all`] did.
+/// What [`Runtime::resume_all`] (or [`Runtime::resume_all_with_timers`])
+/// did, each run counted once, as its last drive left it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResumeReport {
-    /// Runs claimed and driven.
+    /// Runs claimed and driven (fenced ones and failed drives included).
     pub driven: usize,
     /// Of those, how many ended (completed, failed, rejected).
     pub finished: usize,
@@ -663,8 +664,9 @@ impl Runtime {
 
     /// [`Runtime::resume_all`], then, while a waiting run's own timer (a
     /// `DELAY`, a `RETRY` back-off, a `WAIT FOR` timeout) falls due within
-    /// `wait` of the start, sleeps until it and resumes again, as `botflow
-    /// run --wait-timers` does for one run. An approval's deadline is not
+    /// `wait` of this call's start, sleeps until the run can be claimed
+    /// ([`Store::next_timer`]: its timer, or the end of a lease another
+    /// driver still holds) and resumes again. An approval's deadline is not
     /// slept through: people decide those. Each run is counted once, as it
     /// stands at the end.
     pub async fn resume_all_with_timers(&self, wait: Duration) -> Result<ResumeReport> {
@@ -672,8 +674,8 @@ impl Runtime {
         let mut last = HashMap::new();
         loop {
             self.resume_runnable(&mut last).await?;
-            // A timer already past belongs to a run another driver holds:
-            // its lease is waited for, but never beyond `until`.
+            // A run the rounds above left unclaimed is leased elsewhere:
+            // `next_timer` is then the end of that lease; never past `until`.
             match self.inner.store.next_timer(until).await? {
                 Some(due) if now_ms() <= until => {
                     sleep_until(due.max(now_ms() + 10).min(until)).await;
@@ -716,29 +718,30 @@ impl Runtime {
                 }
             }
             let mut tasks = tokio::task::JoinSet::new();
+            let mut runs = HashMap::new();
             for record in claimed {
                 let runtime = self.clone();
-                tasks.spawn(async move {
-                    let id = record.id.clone();
-                    (id, runtime.drive_claimed(record).await)
-                });
+                let id = record.id.clone();
+                let task = tasks.spawn(async move { runtime.drive_claimed(record).await });
+                runs.insert(task.id(), id);
             }
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok((id, Ok(Driven::Finished(_)))) => {
-                        last.insert(id, Some(true));
+            while let Some(joined) = tasks.join_next_with_id().await {
+                let (task, outcome) = match joined {
+                    Ok((task, Ok(Driven::Finished(_)))) => (task, Some(true)),
+                    Ok((task, Ok(Driven::Waiting { .. }))) => (task, Some(false)),
+                    Ok((task, Ok(Driven::Fenced))) => (task, None),
+                    Ok((task, Err(error))) => {
+                        tracing::warn!(%error, run = ?runs.get(&task), "resuming a run failed");
+                        (task, None)
                     }
-                    Ok((id, Ok(Driven::Waiting { .. }))) => {
-                        last.insert(id, Some(false));
+                    Err(error) => {
+                        tracing::warn!(%error, run = ?runs.get(&error.id()), "a run's driver panicked");
+                        (error.id(), None)
                     }
-                    Ok((id, Ok(Driven::Fenced))) => {
-                        last.insert(id, None);
-                    }
-                    Ok((id, Err(error))) => {
-                        tracing::warn!(%error, run = %id, "resuming a run failed");
-                        last.insert(id, None);
-                    }
-                    Err(error) => tracing::warn!(%error, "a run's driver panicked"),
+                };
+                // Every task was spawned above with its run's id.
+                if let Some(id) = runs.remove(&task) {
+                    last.insert(id, outcome);
                 }
             }
         }

@@ -486,11 +486,13 @@ fn check_answer(case: &Case, answer: &Answer) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Waits until nothing changes any more: no run is being driven and what a
-/// decision or a start set going (a notification's audit, say) is done, so
-/// that the next request is the only thing that can change the store.
+/// Waits until nothing changes any more: no run is being driven or due (a
+/// decision makes its run due until the worker claims it), and the store
+/// stayed the same over two looks in a row, so that the next request is the
+/// only thing that can change it.
 async fn settle(h: &Harness) {
     let store = h.state.runtime().store();
+    let mut quiet = 0;
     for _ in 0..400 {
         let before = h.snapshot().await;
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -502,8 +504,15 @@ async fn settle(h: &Harness) {
             })
             .await
             .expect("runs are listed");
-        if running.is_empty() && h.snapshot().await == before {
-            return;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let due = store.next_timer(now).await.expect("timers are read");
+        if running.is_empty() && due.is_none() && h.snapshot().await == before {
+            quiet += 1;
+            if quiet == 2 {
+                return;
+            }
+        } else {
+            quiet = 0;
         }
     }
     panic!("the store was still changing after 12 s");

@@ -40,12 +40,16 @@ pub(crate) const WAKE_IF_SETTLED: &str = "\
 UPDATE runs SET wake_at = $2 WHERE id = $1 AND status = 'waiting'
 AND EXISTS (SELECT 1 FROM approvals WHERE id = $3 AND status <> 'pending')";
 
-/// The earliest `wake_at` at or before `$1` of a waiting run that no pending
-/// approval request holds: a timer of the run's own (a `DELAY`, a `RETRY`
-/// back-off, a `WAIT FOR` timeout), not a deadline people may still beat.
-/// Read along the `(status, wake_at)` index.
+/// The earliest moment a waiting run whose `wake_at` is at or before `$1`
+/// can be claimed, of those no pending approval request holds: a timer of
+/// the run's own (a `DELAY`, a `RETRY` back-off, a `WAIT FOR` timeout), not
+/// a deadline people may still beat. A run still leased (a driver claimed
+/// it and has not let go) can be claimed when the lease lapses, not before:
+/// so the later of the two (a `CASE`, since SQLite's `max(a, b)` is
+/// PostgreSQL's `greatest`). Read along the `(status, wake_at)` index.
 pub(crate) const NEXT_TIMER: &str = "\
-SELECT min(r.wake_at) FROM runs AS r
+SELECT min(CASE WHEN r.lease_until > r.wake_at THEN r.lease_until ELSE r.wake_at END)
+FROM runs AS r
 WHERE r.status = 'waiting' AND r.wake_at <= $1
 AND NOT EXISTS (SELECT 1 FROM approvals AS a WHERE a.run_id = r.id AND a.status = 'pending')";
 

@@ -49,12 +49,13 @@ pub trait Store: Send + Sync + 'static {
     /// The run's status and outcome, without its state and input.
     fn run_outcome(&self, id: &str) -> impl Future<Output = Result<Option<RunOutcome>>> + Send;
 
-    /// The earliest time at or before `until` when a waiting run falls due by
-    /// a timer of its own (a `DELAY`, a `RETRY` back-off, a `WAIT FOR`
-    /// timeout); runs held by a pending approval request are left out, since
+    /// When the next waiting run whose own timer (a `DELAY`, a `RETRY`
+    /// back-off, a `WAIT FOR` timeout) falls due at or before `until` can be
+    /// claimed: its `wake_at`, or the end of its lease if a driver still
+    /// holds it. Runs held by a pending approval request are left out, since
     /// people decide those. What a command that sleeps through short timers
     /// (`botflow resume --wait-timers`) sleeps until; a time already past
-    /// means a run is due now.
+    /// means a run can be claimed now.
     fn next_timer(&self, until: i64) -> impl Future<Output = Result<Option<i64>>> + Send;
 
     /// Runs matching the filter, newest first.

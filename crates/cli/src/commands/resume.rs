@@ -2,10 +2,11 @@
 //! process that died, or `waiting` and due) until none is, then exit.
 //!
 //! Runs still leased by a process that may have died are waited for until
-//! the lease lapses (`BOTFLOW_LEASE_MS`). Like `botflow run`, it sleeps
-//! through the runs' own timers due within `--wait-timers` seconds (a
-//! `RETRY` back-off the dead process left, a `DELAY`) and drives those runs
-//! on; approvals, events and messages are not waited for.
+//! the lease lapses (`BOTFLOW_LEASE_MS`). It then sleeps through the waiting
+//! runs' own timers (a `RETRY` back-off the dead process left, a `DELAY`)
+//! that fall due within `--wait-timers` seconds of its start and drives
+//! those runs on; approvals, events and messages are not waited for.
+//! (`botflow run --wait-timers` bounds each timer of its one run instead.)
 
 use std::process::ExitCode;
 
@@ -20,8 +21,8 @@ pub struct Args {
     pub db: DbArgs,
 
     /// Sleep through the timers of waiting runs (`DELAY`, `WAIT`, retry
-    /// back-off) due within this many seconds and drive those runs on; a
-    /// later timer is left to `botflow worker`.
+    /// back-off) due within this many seconds of the start and drive those
+    /// runs on; a later timer is left to `botflow worker`.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub wait_timers: u64,
 }

@@ -500,8 +500,23 @@ pub async fn approvals_are_paged_from_the_last_key_of_a_page(h: &Harness) {
 
 pub async fn the_next_timer_leaves_out_runs_that_people_decide(h: &Harness) {
     let s = &h.store;
-    // Held by a pending request whose deadline (1_100) comes first.
-    waiting_on(h, "held", request("held", "held:3", &["m@x"], 1)).await;
+    // Held by a pending request whose deadline (1_100) comes first; its
+    // driver let go of the lease, as a driver of a waiting run does.
+    let epoch = started_run(&h.store, "held").await;
+    let mut p = point("held", epoch, json!({"pc": 1}));
+    p.status = RunStatus::Waiting;
+    p.wake_at = Some(1_100);
+    p.release = true;
+    p.approvals = vec![ApprovalWrite::Create(request(
+        "held",
+        "held:3",
+        &["m@x"],
+        1,
+    ))];
+    assert_eq!(
+        s.commit(vec![p]).await.expect("commit"),
+        vec![PointOutcome::Ok]
+    );
     assert_eq!(s.next_timer(10_000).await.expect("read"), None);
 
     for (id, status, wake_at) in [
@@ -524,4 +539,11 @@ pub async fn the_next_timer_leaves_out_runs_that_people_decide(h: &Harness) {
         .await
         .expect("the approver decides");
     assert_eq!(s.next_timer(10_000).await.expect("read"), Some(300));
+
+    // Claimed by a driver, it can be claimed again when the lease lapses.
+    s.claim_run("held", "n1", 400, 1_000)
+        .await
+        .expect("the claim runs")
+        .expect("claimed");
+    assert_eq!(s.next_timer(10_000).await.expect("read"), Some(1_400));
 }
