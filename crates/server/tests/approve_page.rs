@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Answer, Harness, MANAGER};
+use common::{Answer, Harness, MANAGER, link_paths};
 use runtime::{Options, Runtime};
 use serde_json::{Value, json};
 use server::{AppState, ServerOptions};
@@ -50,21 +50,6 @@ async fn waiting_run(h: &Harness, id: &str, amount: u32) -> (String, String) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The path (`/approve/<token>`) of `who`'s approve and deny links.
-async fn link_paths(rt: &Runtime, approval: &str, who: &str) -> (String, String) {
-    let links = rt.approval_links(approval).await.expect("links");
-    let mine = links
-        .into_iter()
-        .find(|l| l.approver == who)
-        .expect("the approver has links");
-    let path = |link: Option<String>| {
-        let link = link.expect("an unused link");
-        let (_, token) = link.split_once("/approve/").expect("an /approve/ link");
-        format!("/approve/{token}")
-    };
-    (path(mine.approve), path(mine.deny))
 }
 
 /// Waits until the run has ended; returns its status.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, header};
-use common::{Answer, Harness, MANAGER};
+use common::{Answer, Harness, MANAGER, link_paths};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
@@ -523,18 +523,10 @@ async fn settle(h: &Harness) {
 async fn target(h: &Harness, n: usize) -> Known {
     let run = h.start(&format!("fuzz-target-{n}"), 500).await;
     let approval = h.pending_approval(&run).await;
-    let links = h
-        .state
-        .runtime()
-        .approval_links(&approval)
-        .await
-        .expect("links");
-    let link = links
-        .into_iter()
-        .find(|l| l.approver == MANAGER)
-        .and_then(|l| l.approve)
-        .expect("the manager has an approve link");
-    let (_, token) = link.split_once("/approve/").expect("an /approve/ link");
+    let (approve, _) = link_paths(h.state.runtime(), &approval, MANAGER).await;
+    let token = approve
+        .strip_prefix("/approve/")
+        .expect("a link path is /approve/<token>");
     settle(h).await;
     Known {
         workflow: "customer-support".to_owned(),

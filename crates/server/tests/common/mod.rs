@@ -24,6 +24,21 @@ pub fn template() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/customer-support")
 }
 
+/// The path (`/approve/<token>`) of `who`'s approve and deny links.
+pub async fn link_paths(rt: &Runtime, approval: &str, who: &str) -> (String, String) {
+    let links = rt.approval_links(approval).await.expect("links");
+    let mine = links
+        .into_iter()
+        .find(|l| l.approver == who)
+        .expect("the approver has links");
+    let path = |link: Option<String>| {
+        let link = link.expect("an unused link");
+        let (_, token) = link.split_once("/approve/").expect("an /approve/ link");
+        format!("/approve/{token}")
+    };
+    (path(mine.approve), path(mine.deny))
+}
+
 /// One answer: status, headers and the body as JSON (`Value::String` when not JSON).
 #[derive(Debug)]
 pub struct Answer {
